@@ -1,0 +1,155 @@
+// Reading certificates from bytes and inspecting them into plain values.
+// Part of the policy library: no system calls, OpenSSL only.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "anchord/error.hpp"
+#include "anchord/types.hpp"
+
+typedef struct x509_st X509;
+
+namespace anchord {
+
+enum class KeyAlgorithm : std::uint8_t {
+    Unknown,
+    Rsa,
+    RsaPss,
+    Ecdsa,
+    Ed25519,
+    Ed448,
+    Dsa,
+    MlDsa44,
+    MlDsa65,
+    MlDsa87,
+    Sm2,
+};
+std::string_view to_string(KeyAlgorithm a) noexcept;  // "rsa", "ecdsa", "ml-dsa-65", ...
+std::optional<KeyAlgorithm> parse_key_algorithm(std::string_view name) noexcept;
+
+enum class HashAlgorithm : std::uint8_t {
+    Unknown,
+    None,  // pure signature schemes (Ed25519, ML-DSA) hash internally
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
+    Sm3,
+};
+std::string_view to_string(HashAlgorithm h) noexcept;  // "sha256", "sha3-384", ...
+std::optional<HashAlgorithm> parse_hash_algorithm(std::string_view name) noexcept;
+
+struct PublicKeyInfo {
+    KeyAlgorithm algorithm = KeyAlgorithm::Unknown;
+    int bits = 0;           // RSA/DSA modulus size, EC field size, ...
+    std::string curve;      // "P-256", "P-384", "P-521", "secp256k1", "" when not EC
+    std::string oid;        // the SubjectPublicKeyInfo algorithm OID, dotted
+};
+
+struct SignatureInfo {
+    std::string name;       // OpenSSL's long name or the dotted OID when unknown
+    std::string oid;
+    KeyAlgorithm key_algorithm = KeyAlgorithm::Unknown;
+    HashAlgorithm hash = HashAlgorithm::Unknown;
+};
+
+// keyUsage bits, numbered as in RFC 5280 (digitalSignature is bit 0).
+namespace key_usage {
+inline constexpr std::uint16_t digital_signature = 1u << 0;
+inline constexpr std::uint16_t non_repudiation = 1u << 1;
+inline constexpr std::uint16_t key_encipherment = 1u << 2;
+inline constexpr std::uint16_t data_encipherment = 1u << 3;
+inline constexpr std::uint16_t key_agreement = 1u << 4;
+inline constexpr std::uint16_t key_cert_sign = 1u << 5;
+inline constexpr std::uint16_t crl_sign = 1u << 6;
+inline constexpr std::uint16_t encipher_only = 1u << 7;
+inline constexpr std::uint16_t decipher_only = 1u << 8;
+}  // namespace key_usage
+// "digitalSignature", "keyCertSign", ... (RFC 5280 names); empty on unknown.
+std::string_view key_usage_name(std::uint16_t bit) noexcept;
+std::optional<std::uint16_t> parse_key_usage(std::string_view name) noexcept;
+
+struct CertificateInfo {
+    std::string subject;  // one line, RFC 2253 order
+    std::string issuer;
+    std::string serial_hex;
+    Fingerprint fingerprint;  // SHA-256 of the DER
+    Sha256 tbs_sha256;        // SHA-256 of the TBSCertificate (the kernel's "tbs:" hash)
+    std::optional<Bytes> subject_key_id;
+    std::optional<Bytes> authority_key_id;         // keyIdentifier of the AKID
+    std::optional<std::string> authority_issuer;   // authorityCertIssuer of the AKID
+    std::optional<std::string> authority_serial_hex;
+    PublicKeyInfo public_key;
+    SignatureInfo signature;
+    bool basic_constraints_present = false;
+    bool is_ca = false;
+    std::optional<int> path_len;
+    std::optional<std::uint16_t> key_usage;  // nullopt when the extension is absent
+    std::vector<std::string> extended_key_usage;  // short names ("codeSigning") or dotted OIDs
+    std::chrono::sys_seconds not_before{};
+    std::chrono::sys_seconds not_after{};
+    bool self_issued = false;  // subject == issuer
+    bool self_signed = false;  // self-issued and its own key verifies its signature
+    // The description the kernel's X.509 parser gives the key
+    // ("<CN or O>: <SKID hex or serial hex>"), as keyctl describe shows it.
+    std::string kernel_description;
+};
+
+// A certificate read from bytes: its DER, the inspected values and the
+// OpenSSL object for signature checks. Cheap to copy (the X509 is shared).
+class Certificate {
+public:
+    Certificate(Bytes der, std::shared_ptr<X509> x509, CertificateInfo info)
+        : der_(std::move(der)), x509_(std::move(x509)), info_(std::move(info)) {}
+
+    const Bytes& der() const noexcept { return der_; }
+    const CertificateInfo& info() const noexcept { return info_; }
+    X509* x509() const noexcept { return x509_.get(); }
+
+private:
+    Bytes der_;
+    std::shared_ptr<X509> x509_;
+    CertificateInfo info_;
+};
+
+struct ReadLimits {
+    std::size_t max_bytes = 1024 * 1024;
+    std::size_t max_certificates = 1000;
+};
+
+// One certificate position of a bundle: either a certificate or the reason
+// that position could not be read. `der` holds the bytes of that position
+// (decoded from PEM where needed) so the caller can still show or hash them.
+struct BundleEntry {
+    std::size_t index = 0;  // 0-based position in the bundle
+    Bytes der;
+    std::optional<Certificate> certificate;
+    std::optional<Error> error;  // code InvalidCertificate, message names the position
+};
+
+// Reads DER (one certificate), PEM, or a PEM bundle. Whole-input problems
+// (over max_bytes, over max_certificates, no certificate at all) throw
+// Error(InvalidArgument / InvalidCertificate); a bad entry becomes an entry
+// with `error` and does not stop the others.
+std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits = {});
+
+// As read_bundle, but throws the first entry's error: for callers that need
+// every certificate good (policy anchors, state files).
+std::vector<Certificate> read_certificates(ByteView bytes, const ReadLimits& limits = {});
+
+// Exactly one DER certificate, nothing after it.
+Certificate parse_der_certificate(ByteView der);
+
+}  // namespace anchord

@@ -1,0 +1,64 @@
+// Small named value types shared by the policy library, the daemon and the
+// client, so that a fingerprint is never confused with a TBS hash or a
+// keyring name with a free-form string.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace anchord {
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteView = std::span<const std::uint8_t>;
+
+std::string to_hex(ByteView bytes);
+// Accepts upper or lower case; nullopt on odd length or a non-hex digit.
+std::optional<Bytes> from_hex(std::string_view hex);
+
+// A SHA-256 digest: of a certificate's DER (its fingerprint) or of its TBS
+// part (what the kernel's .blacklist keeps as "tbs:HEX").
+struct Sha256 {
+    std::array<std::uint8_t, 32> bytes{};
+
+    static Sha256 of(ByteView data);
+    // Accepts "HEX", "sha256:HEX" and colon-separated "AB:CD:...".
+    static std::optional<Sha256> parse(std::string_view text);
+    std::string hex() const;
+    auto operator<=>(const Sha256&) const = default;
+};
+
+// The SHA-256 of a certificate's DER; printed as "sha256:HEX".
+struct Fingerprint {
+    Sha256 digest;
+
+    static Fingerprint of_der(ByteView der) { return {Sha256::of(der)}; }
+    static std::optional<Fingerprint> parse(std::string_view text);
+    std::string to_string() const { return "sha256:" + digest.hex(); }
+    auto operator<=>(const Fingerprint&) const = default;
+};
+
+// The logical keyrings of anchord's model; each maps to a kernel keyring
+// (".ima", "_ima", or one of the sandbox's) through the policy.
+enum class LogicalKeyring : std::uint8_t { Builtin, Secondary, Machine, Platform, Ima, Evm };
+
+inline constexpr std::array<LogicalKeyring, 6> kAllLogicalKeyrings{
+    LogicalKeyring::Builtin, LogicalKeyring::Secondary, LogicalKeyring::Machine,
+    LogicalKeyring::Platform, LogicalKeyring::Ima, LogicalKeyring::Evm};
+
+std::string_view to_string(LogicalKeyring keyring) noexcept;  // "builtin", ...
+std::optional<LogicalKeyring> parse_logical_keyring(std::string_view name) noexcept;
+
+// A kernel key serial (key_serial_t). Strong so that it cannot be mixed up
+// with a count, a uid or an errno.
+struct KeySerial {
+    std::int32_t value = 0;
+    auto operator<=>(const KeySerial&) const = default;
+};
+
+}  // namespace anchord

@@ -1,0 +1,76 @@
+// Evaluating a certificate against the policy for one target keyring, with
+// every check explained. Part of the policy library: the daemon hands in a
+// snapshot of what the keyrings hold and what the kernel is.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "anchord/certificate.hpp"
+#include "anchord/policy.hpp"
+#include "anchord/types.hpp"
+
+namespace anchord {
+
+enum class Outcome : std::uint8_t { Pass, Fail, Warn, Skip };
+std::string_view to_string(Outcome o) noexcept;  // "pass", "fail", "warn", "skip"
+
+struct Check {
+    std::string id;      // stable: "chain.issuer-found", "kernel.digsig", ...
+    Outcome outcome = Outcome::Skip;
+    std::string reason;  // one line for a person
+};
+
+struct Verdict {
+    bool accepted = false;
+    std::vector<Check> checks;  // in the order they ran
+    // Where the kernel would route the certificate instead (a MOK refused
+    // by .machine's CA enforcement goes to platform).
+    std::optional<LogicalKeyring> belongs_in;
+    // The chain found, enrollee first, anchor last.
+    std::vector<Fingerprint> chain;
+};
+
+// What the kernel is: its version and the configuration that decides the
+// rules userspace cannot reproduce on a scratch keyring. Filled by the
+// daemon from what the kernel exposes; never assumed.
+struct KernelProfile {
+    int major = 0;
+    int minor = 0;
+    bool integrity_trusted_keyring = false;  // .ima/.evm exist and are kernel-restricted
+    bool digsig_rule = false;                // 6.4+: restrict_link_by_digsig on .ima/.evm
+    bool ca_machine_keyring = false;         // CONFIG_INTEGRITY_CA_MACHINE_KEYRING
+    bool ca_machine_keyring_max = false;     // ..._MAX
+    // Signature schemes the kernel can verify ("rsa", "ecdsa", ...); empty = unknown.
+    std::set<KeyAlgorithm> verifiable;
+};
+
+// A key the kernel holds whose certificate cannot be read back: only its
+// key identifiers are known, so it can vouch by identifier alone.
+struct OpaqueKey {
+    KeySerial serial;
+    std::string description;
+    std::optional<Bytes> subject_key_id;
+};
+
+struct TrustSnapshot {
+    std::map<LogicalKeyring, std::vector<Certificate>> certificates;
+    std::map<LogicalKeyring, std::vector<OpaqueKey>> opaque_keys;
+    // The kernel's .blacklist: "tbs:" and "bin:" SHA-256 hashes.
+    std::set<Sha256> kernel_blacklist_tbs;
+    std::set<Sha256> kernel_blacklist_bin;
+    // Keyrings that are guarded by nothing in the kernel (_ima/_evm on a
+    // kernel without INTEGRITY_TRUSTED_KEYRING): the verdict says so.
+    std::set<LogicalKeyring> unguarded;
+};
+
+Verdict evaluate(const Certificate& certificate, LogicalKeyring target, const Policy& policy,
+                 const TrustSnapshot& snapshot, const KernelProfile& kernel,
+                 std::chrono::system_clock::time_point now);
+
+}  // namespace anchord
