@@ -1,0 +1,468 @@
+// Reading certificates from bytes: one DER certificate, or PEM text with one
+// or many CERTIFICATE blocks. Every position of a bundle is judged on its own,
+// so one bad block never hides the good ones, and the caller can say which
+// one was bad.
+#include "anchord/certificate.hpp"
+
+#include <openssl/err.h>
+
+#include <array>
+#include <string_view>
+#include <utility>
+
+#include "anchord/openssl.hpp"
+#include "certificate_detail.hpp"
+
+namespace anchord {
+
+namespace {
+
+constexpr std::array<std::pair<KeyAlgorithm, std::string_view>, 11> kKeyAlgorithmNames{{
+    {KeyAlgorithm::Unknown, "unknown"},
+    {KeyAlgorithm::Rsa, "rsa"},
+    {KeyAlgorithm::RsaPss, "rsa-pss"},
+    {KeyAlgorithm::Ecdsa, "ecdsa"},
+    {KeyAlgorithm::Ed25519, "ed25519"},
+    {KeyAlgorithm::Ed448, "ed448"},
+    {KeyAlgorithm::Dsa, "dsa"},
+    {KeyAlgorithm::MlDsa44, "ml-dsa-44"},
+    {KeyAlgorithm::MlDsa65, "ml-dsa-65"},
+    {KeyAlgorithm::MlDsa87, "ml-dsa-87"},
+    {KeyAlgorithm::Sm2, "sm2"},
+}};
+
+constexpr std::array<std::pair<HashAlgorithm, std::string_view>, 12> kHashAlgorithmNames{{
+    {HashAlgorithm::Unknown, "unknown"},
+    {HashAlgorithm::None, "none"},
+    {HashAlgorithm::Md5, "md5"},
+    {HashAlgorithm::Sha1, "sha1"},
+    {HashAlgorithm::Sha224, "sha224"},
+    {HashAlgorithm::Sha256, "sha256"},
+    {HashAlgorithm::Sha384, "sha384"},
+    {HashAlgorithm::Sha512, "sha512"},
+    {HashAlgorithm::Sha3_256, "sha3-256"},
+    {HashAlgorithm::Sha3_384, "sha3-384"},
+    {HashAlgorithm::Sha3_512, "sha3-512"},
+    {HashAlgorithm::Sm3, "sm3"},
+}};
+
+constexpr std::array<std::pair<std::uint16_t, std::string_view>, 9> kKeyUsageNames{{
+    {key_usage::digital_signature, "digitalSignature"},
+    {key_usage::non_repudiation, "nonRepudiation"},
+    {key_usage::key_encipherment, "keyEncipherment"},
+    {key_usage::data_encipherment, "dataEncipherment"},
+    {key_usage::key_agreement, "keyAgreement"},
+    {key_usage::key_cert_sign, "keyCertSign"},
+    {key_usage::crl_sign, "cRLSign"},
+    {key_usage::encipher_only, "encipherOnly"},
+    {key_usage::decipher_only, "decipherOnly"},
+}};
+
+template <typename Table, typename Value>
+std::string_view name_of(const Table& table, Value v, std::string_view fallback) noexcept {
+    for (const auto& [value, name] : table) {
+        if (value == v) return name;
+    }
+    return fallback;
+}
+
+template <typename Table>
+auto value_of(const Table& table, std::string_view name) noexcept
+    -> std::optional<typename Table::value_type::first_type> {
+    for (const auto& [value, n] : table) {
+        if (n == name) return value;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(KeyAlgorithm a) noexcept {
+    return name_of(kKeyAlgorithmNames, a, "unknown");
+}
+std::optional<KeyAlgorithm> parse_key_algorithm(std::string_view name) noexcept {
+    return value_of(kKeyAlgorithmNames, name);
+}
+
+std::string_view to_string(HashAlgorithm h) noexcept {
+    return name_of(kHashAlgorithmNames, h, "unknown");
+}
+std::optional<HashAlgorithm> parse_hash_algorithm(std::string_view name) noexcept {
+    return value_of(kHashAlgorithmNames, name);
+}
+
+std::string_view key_usage_name(std::uint16_t bit) noexcept {
+    return name_of(kKeyUsageNames, bit, "");
+}
+std::optional<std::uint16_t> parse_key_usage(std::string_view name) noexcept {
+    return value_of(kKeyUsageNames, name);
+}
+
+namespace {
+
+using detail::EntryProblem;
+
+std::string position_name(std::size_t index) {
+    return "certificate " + std::to_string(index + 1);
+}
+
+Error entry_error(std::size_t index, const std::string& what) {
+    return Error(ErrorCode::InvalidCertificate, position_name(index) + ": " + what);
+}
+
+Bytes to_bytes(ByteView v) {
+    return Bytes(v.begin(), v.end());
+}
+
+// One DER certificate, judged strictly: the kernel and OpenSSL each accept
+// some BER, and a certificate must mean the same bytes to both of them and
+// to the hashes we keep (fingerprint, TBS hash).
+Certificate decode_der(ByteView der) {
+    const detail::Tlv outer = detail::check_der_structure(der);
+    const detail::TbsLayout layout = detail::locate_tbs(der, outer);
+
+    const unsigned char* p = der.data();
+    ossl::X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (!x509) throw EntryProblem("not an X.509 certificate: " + ossl::drain_errors());
+    if (p != der.data() + der.size())
+        throw EntryProblem("OpenSSL read only part of the certificate");
+
+    // i2d_X509 writes the TBS from the bytes it was read from, so the outer
+    // layer is checked here and the TBS by forcing a fresh encoding below.
+    Bytes again(der.size());
+    unsigned char* out = again.data();
+    if (i2d_X509(x509.get(), nullptr) != static_cast<int>(der.size()) ||
+        i2d_X509(x509.get(), &out) != static_cast<int>(der.size()) ||
+        !std::equal(again.begin(), again.end(), der.begin())) {
+        throw EntryProblem("not DER: re-encoding the certificate gives different bytes");
+    }
+    const ByteView tbs = layout.tbs.whole(der);
+    const int tbs_len = i2d_re_X509_tbs(x509.get(), nullptr);
+    Bytes tbs_again(tbs_len > 0 ? static_cast<std::size_t>(tbs_len) : 0);
+    out = tbs_again.data();
+    if (tbs_len <= 0 || static_cast<std::size_t>(tbs_len) != tbs.size() ||
+        i2d_re_X509_tbs(x509.get(), &out) != tbs_len ||
+        !std::equal(tbs_again.begin(), tbs_again.end(), tbs.begin())) {
+        throw EntryProblem("not DER: re-encoding the TBSCertificate gives different bytes");
+    }
+    ERR_clear_error();
+
+    CertificateInfo info = detail::inspect(der, layout, x509.get());
+    return Certificate(to_bytes(der), std::shared_ptr<X509>(x509.release(), X509_free),
+                       std::move(info));
+}
+
+BundleEntry der_entry(std::size_t index, ByteView der) {
+    BundleEntry e;
+    e.index = index;
+    e.der = to_bytes(der);
+    try {
+        e.certificate = decode_der(der);
+    } catch (const EntryProblem& problem) {
+        e.error = entry_error(index, problem.what());
+    }
+    ERR_clear_error();
+    return e;
+}
+
+// ---- PEM ---------------------------------------------------------------
+
+constexpr std::string_view kBegin = "-----BEGIN ";
+constexpr std::string_view kEnd = "-----END ";
+constexpr std::string_view kDashes = "-----";
+constexpr std::string_view kCertificateLabel = "CERTIFICATE";
+
+std::string_view trim(std::string_view s) {
+    const auto blank = [](char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+    };
+    while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+    while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+ByteView as_bytes(std::string_view s) {
+    return ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+}
+
+// "-----BEGIN X-----" -> "X"; nullopt when the line is no such marker.
+std::optional<std::string_view> marker_label(std::string_view line, std::string_view start) {
+    if (!line.starts_with(start) || !line.ends_with(kDashes) ||
+        line.size() < start.size() + kDashes.size())
+        return std::nullopt;
+    return line.substr(start.size(), line.size() - start.size() - kDashes.size());
+}
+
+int base64_value(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+struct BodyLine {
+    std::string_view text;
+    std::size_t number = 0;  // 1-based line number in the input
+};
+
+// Strict base64 (RFC 4648 section 4, as RFC 7468 uses it): whitespace may
+// surround the text, but every other character, misplaced padding or
+// non-zero padding bits are an error.
+Bytes decode_base64(const std::vector<BodyLine>& lines) {
+    Bytes out;
+    std::uint32_t acc = 0;
+    std::size_t count = 0;    // base64 characters so far, padding included
+    std::size_t padding = 0;  // '=' seen
+    for (const auto& line : lines) {
+        for (char c : line.text) {
+            if (c == ' ' || c == '\t' || c == '\r') continue;
+            const std::string where = " on line " + std::to_string(line.number);
+            if (c == '=') {
+                ++padding;
+                ++count;
+                if (padding > 2) throw EntryProblem("bad base64: too much '=' padding" + where);
+                continue;
+            }
+            const int v = base64_value(c);
+            if (v < 0) {
+                throw EntryProblem("bad base64: character " +
+                                   detail::quote(as_bytes(std::string_view(&c, 1))) + where);
+            }
+            if (padding > 0) throw EntryProblem("bad base64: data after '=' padding" + where);
+            acc = acc << 6 | static_cast<std::uint32_t>(v);
+            ++count;
+            if (count % 4 == 0) {
+                out.push_back(static_cast<std::uint8_t>(acc >> 16));
+                out.push_back(static_cast<std::uint8_t>(acc >> 8));
+                out.push_back(static_cast<std::uint8_t>(acc));
+                acc = 0;
+            }
+        }
+    }
+    if (count % 4 != 0)
+        throw EntryProblem("bad base64: " + std::to_string(count) +
+                           " characters, not a multiple of 4");
+    if (padding == 1) {
+        // The last group held 3 characters (18 bits) for 2 bytes.
+        if (acc & 0x3) throw EntryProblem("bad base64: non-zero padding bits");
+        out.push_back(static_cast<std::uint8_t>(acc >> 10));
+        out.push_back(static_cast<std::uint8_t>(acc >> 2));
+    } else if (padding == 2) {
+        if (acc & 0xf) throw EntryProblem("bad base64: non-zero padding bits");
+        out.push_back(static_cast<std::uint8_t>(acc >> 4));
+    }
+    return out;
+}
+
+// One position found in PEM text: a block, or text outside any block.
+struct PemPosition {
+    enum class Kind { Block, Stray } kind = Kind::Block;
+    std::string label;
+    std::vector<BodyLine> body;
+    std::string_view raw;  // the position's text, for a CERTIFICATE block's entry
+    std::size_t first_line = 0;
+    std::optional<std::string> problem;  // found while splitting (no END line, ...)
+};
+
+class PemScanner {
+  public:
+    PemScanner(std::string_view text, std::size_t max_positions)
+        : text_(text), max_positions_(max_positions) {}
+
+    std::vector<PemPosition> scan() {
+        std::size_t line_no = 0;
+        for (std::size_t start = 0; start < text_.size();) {
+            std::size_t nl = text_.find('\n', start);
+            const std::size_t end = nl == std::string_view::npos ? text_.size() : nl + 1;
+            ++line_no;
+            on_line(text_.substr(start, end - start), start, line_no);
+            start = end;
+        }
+        if (open_) {
+            open_->problem =
+                "no \"-----END " + open_->label + "-----\" line before the end of the input";
+            close(text_.size());
+        }
+        return std::move(positions_);
+    }
+
+  private:
+    void on_line(std::string_view raw_line, std::size_t offset, std::size_t line_no) {
+        const std::string_view line = trim(raw_line.substr(0, raw_line.find('\n')));
+        const auto begin_label = marker_label(line, kBegin);
+        if (open_) {
+            if (auto end_label = marker_label(line, kEnd)) {
+                if (*end_label != open_->label) {
+                    open_->problem = "block begun as \"" + open_->label + "\" ends as \"" +
+                                     std::string(*end_label) + "\"";
+                }
+                close(offset + raw_line.size());
+                return;
+            }
+            if (!begin_label) {
+                open_->body.push_back({line, line_no});
+                return;
+            }
+            // A BEGIN inside a block: the open block lost its END line.
+            open_->problem = "no \"-----END " + open_->label + "-----\" line before line " +
+                             std::to_string(line_no);
+            close(offset);
+        }
+        if (begin_label) {
+            in_stray_ = false;
+            open(PemPosition::Kind::Block, offset, line_no).label = std::string(*begin_label);
+            return;
+        }
+        // Outside blocks: blank lines and '#' comment lines (as CA bundles
+        // carry between certificates) are allowed; other text is a position
+        // of its own, so that nothing in the input passes unseen.
+        if (line.empty() || line.front() == '#') return;
+        // Consecutive lines of such text, even with blank lines between
+        // them, are one position.
+        if (in_stray_) return;
+        auto& p = open(PemPosition::Kind::Stray, offset, line_no);
+        p.problem = "text outside a PEM block on line " + std::to_string(line_no) + ": " +
+                    detail::quote(as_bytes(line));
+        close(offset + raw_line.size());
+        in_stray_ = true;
+    }
+
+    PemPosition& open(PemPosition::Kind kind, std::size_t offset, std::size_t line_no) {
+        if (positions_.size() + 1 > max_positions_) {
+            throw Error(
+                ErrorCode::InvalidArgument,
+                "the input holds more than " + std::to_string(max_positions_) +
+                    " certificates (limit max_certificates=" + std::to_string(max_positions_) +
+                    "): " + position_name(positions_.size()) + " starts on line " +
+                    std::to_string(line_no));
+        }
+        open_ = PemPosition{};
+        open_->kind = kind;
+        open_->first_line = line_no;
+        open_start_ = offset;
+        return *open_;
+    }
+
+    void close(std::size_t end_offset) {
+        open_->raw = text_.substr(open_start_, end_offset - open_start_);
+        positions_.push_back(std::move(*open_));
+        open_ = std::nullopt;
+    }
+
+    std::string_view text_;
+    std::size_t max_positions_;
+    std::vector<PemPosition> positions_;
+    std::optional<PemPosition> open_;
+    std::size_t open_start_ = 0;
+    bool in_stray_ = false;  // the last position is stray text, not yet ended by a block
+};
+
+BundleEntry pem_entry(std::size_t index, const PemPosition& p) {
+    BundleEntry e;
+    e.index = index;
+    // Only a position that claims to be a certificate hands its bytes back:
+    // another block, or stray text (a key whose BEGIN line was mangled),
+    // may hold a private key, which we neither keep nor let be shown.
+    if (p.kind == PemPosition::Kind::Stray) {
+        e.error = entry_error(index, *p.problem);
+        return e;
+    }
+    if (p.label != kCertificateLabel) {
+        e.error = entry_error(index, "a PEM block labelled \"" + p.label + "\" (line " +
+                                         std::to_string(p.first_line) + "), not CERTIFICATE" +
+                                         (p.problem ? "; " + *p.problem : std::string()));
+        return e;
+    }
+    if (p.problem) {
+        e.der = to_bytes(as_bytes(p.raw));
+        e.error = entry_error(index, *p.problem);
+        return e;
+    }
+    Bytes der;
+    try {
+        der = decode_base64(p.body);
+        if (der.empty())
+            throw EntryProblem("the CERTIFICATE block on line " + std::to_string(p.first_line) +
+                               " is empty");
+    } catch (const EntryProblem& problem) {
+        e.der = to_bytes(as_bytes(p.raw));
+        e.error = entry_error(index, problem.what());
+        return e;
+    }
+    return der_entry(index, der);
+}
+
+// Any real certificate is longer than 127 bytes, so its DER starts with a
+// SEQUENCE tag and a long-form (or, in BER, indefinite) length byte: neither
+// is text, and text never starts that way.
+bool looks_like_der(ByteView bytes) {
+    return bytes.size() >= 2 && bytes[0] == 0x30 && (bytes[1] & 0x80) != 0;
+}
+
+void check_size(ByteView bytes, const ReadLimits& limits) {
+    if (bytes.size() > limits.max_bytes) {
+        throw Error(ErrorCode::InvalidArgument,
+                    "the input is " + std::to_string(bytes.size()) +
+                        " bytes, over the limit max_bytes=" + std::to_string(limits.max_bytes));
+    }
+    if (bytes.empty())
+        throw Error(ErrorCode::InvalidCertificate, "the input is empty: no certificate");
+}
+
+}  // namespace
+
+std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits) {
+    check_size(bytes, limits);
+    if (looks_like_der(bytes)) {
+        if (limits.max_certificates < 1) {
+            throw Error(ErrorCode::InvalidArgument,
+                        "the input holds 1 certificate, over the limit max_certificates=0");
+        }
+        return {der_entry(0, bytes)};
+    }
+
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    // Editors on Windows put a UTF-8 byte order mark before the first line.
+    if (text.starts_with("\xef\xbb\xbf")) text.remove_prefix(3);
+    const std::vector<PemPosition> positions = PemScanner(text, limits.max_certificates).scan();
+    std::string labels;
+    bool any_certificate = false;
+    for (const auto& p : positions) {
+        if (p.kind != PemPosition::Kind::Block) continue;
+        if (p.label == kCertificateLabel) any_certificate = true;
+        labels += (labels.empty() ? "\"" : ", \"") + p.label + "\"";
+    }
+    if (!any_certificate) {
+        throw Error(
+            ErrorCode::InvalidCertificate,
+            labels.empty()
+                ? "no certificate in the input: it is not DER (which starts with byte 0x30) "
+                  "and has no \"-----BEGIN CERTIFICATE-----\" line"
+                : "no certificate in the input: its PEM blocks are labelled " + labels);
+    }
+    std::vector<BundleEntry> entries;
+    entries.reserve(positions.size());
+    for (std::size_t i = 0; i < positions.size(); ++i)
+        entries.push_back(pem_entry(i, positions[i]));
+    return entries;
+}
+
+std::vector<Certificate> read_certificates(ByteView bytes, const ReadLimits& limits) {
+    std::vector<Certificate> out;
+    for (auto& entry : read_bundle(bytes, limits)) {
+        if (entry.error) throw *entry.error;
+        out.push_back(std::move(*entry.certificate));
+    }
+    return out;
+}
+
+Certificate parse_der_certificate(ByteView der) {
+    check_size(der, ReadLimits{});
+    BundleEntry entry = der_entry(0, der);
+    if (entry.error) throw *entry.error;
+    return std::move(*entry.certificate);
+}
+
+}  // namespace anchord
