@@ -27,11 +27,16 @@ std::string_view to_string(CaEnforcement c) noexcept;  // "none", "ca", "ca-max"
 // How anchord asks the kernel to guard a keyring that userspace made (_ima,
 // the sandbox's): a restriction for keyctl restrict_keyring, or none.
 enum class KernelRestriction : std::uint8_t { None, BuiltinTrusted, BuiltinAndSecondaryTrusted };
+// "none", "builtin_trusted", "builtin_and_secondary_trusted": the policy file's
+// spelling, which is also the kernel's restriction type name.
+std::string_view to_string(KernelRestriction r) noexcept;
 
 struct AlgorithmRule {
     KeyAlgorithm algorithm = KeyAlgorithm::Unknown;
     int min_bits = 0;                  // RSA/DSA modulus, EC field size
     std::vector<std::string> curves;   // for ECDSA: allowed curves; empty = any
+
+    bool operator==(const AlgorithmRule&) const = default;
 };
 
 struct KeyringPolicy {
@@ -52,11 +57,15 @@ struct KeyringPolicy {
     std::chrono::seconds clock_skew{300};
     int max_chain_depth = 4;  // certificates between enrollee and anchor, inclusive of the anchor
     KernelRestriction create_restriction = KernelRestriction::None;  // for keyrings anchord creates
+
+    bool operator==(const KeyringPolicy&) const = default;
 };
 
 struct Denylist {
     std::set<Fingerprint> fingerprints;
     std::set<Sha256> tbs_hashes;
+
+    bool operator==(const Denylist&) const = default;
 };
 
 struct Policy {
