@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
     build-essential cmake ninja-build pkg-config git
-    libssl-dev openssl nlohmann-json3-dev libkeyutils-dev keyutils
+    libssl-dev openssl nlohmann-json3-dev libkeyutils-dev keyutils zlib1g-dev
     libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev libcli11-dev
     googletest libgtest-dev dbus polkitd
 )

@@ -1,0 +1,520 @@
+#include "keyring/keyrings.hpp"
+
+#include <keyutils.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "keyring/keyctl.hpp"
+
+namespace anchord::keyring {
+namespace {
+
+// Sandbox keyrings: we possess them; the same uid may also view, read and
+// search them (so `keyctl list` can inspect a sandbox from outside) and
+// write them, so that OwnedKeyring can clear them even from a process that
+// no longer possesses them (the kernel's restrictions still apply).
+constexpr std::uint32_t kSandboxPermissions =
+    KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE | KEY_USR_SEARCH;
+// An _ima/_evm we create gets what the kernel gives its own .ima (user may
+// view, read, write, search) plus setattr, so an anchord whose session
+// keyring does not link the user keyring (systemd's KeyringMode=private,
+// a test's private session) can still enroll into it, seal it and, when it
+// finds it again, ask the kernel whether it is restricted.
+constexpr std::uint32_t kIntegrityPermissions =
+    KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE | KEY_USR_SEARCH | KEY_USR_SETATTR;
+
+// Scratch keyrings: private to the process keyring, but writable and
+// searchable by our uid so the guard can clear and invalidate one whatever
+// happened to our keyrings meanwhile.
+constexpr std::uint32_t kScratchPermissions =
+    KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_WRITE | KEY_USR_SEARCH;
+constexpr std::string_view kTrialKeyringName = "anchord:trial";
+
+std::string sandbox_name(std::string_view logical) {
+    return std::string(kSandboxPrefix) + std::string(logical);
+}
+
+std::string label(const KeyringLocation& loc) {
+    return std::string(to_string(loc.name)) + " (" + loc.kernel_name + ")";
+}
+
+std::string fingerprint_text(ByteView der) {
+    return "sha256:" + Sha256::of(der).hex();
+}
+
+std::string hex32(std::uint32_t v) {
+    char buffer[9];
+    std::snprintf(buffer, sizeof buffer, "%08x", v);
+    return buffer;
+}
+
+Restriction restriction_of(KernelRestriction r) {
+    switch (r) {
+        case KernelRestriction::BuiltinTrusted:
+            return {Restriction::Kind::BuiltinTrusted};
+        case KernelRestriction::BuiltinAndSecondaryTrusted:
+            return {Restriction::Kind::BuiltinAndSecondaryTrusted};
+        case KernelRestriction::None:
+            break;
+    }
+    return {Restriction::Kind::None};
+}
+
+// What the kernel checks on a link into one of its own keyrings, from its
+// source (certs/system_keyring.c, security/integrity/digsig.c) and its
+// configuration. .builtin_trusted_keys, .machine and .platform refuse
+// userspace by their permissions, which trial() reads directly.
+Restriction kernel_restriction(std::string_view name, const std::optional<KernelConfig>& config) {
+    using Kind = Restriction::Kind;
+    if (name == ".secondary_trusted_keys") return {Kind::BuiltinAndSecondaryTrusted};
+    if (name == ".ima" || name == ".evm") {
+        // restrict_link_to_ima: builtin only, unless the kernel permits
+        // keys vouched for by the secondary keyring.
+        if (!config) return {Kind::BuiltinTrusted, std::nullopt, true};
+        bool secondary =
+            config->enabled("CONFIG_IMA_KEYRINGS_PERMIT_SIGNED_BY_BUILTIN_OR_SECONDARY");
+        return {secondary ? Kind::BuiltinAndSecondaryTrusted : Kind::BuiltinTrusted};
+    }
+    if (name == ".builtin_trusted_keys" || name == ".machine" || name == ".platform") {
+        return {Kind::None};
+    }
+    return {Kind::Unknown};
+}
+
+// The kernel's key_task_permission, for write, without possession (the
+// kernel's keyrings cannot be possessed: userspace may not link them).
+bool may_write_unpossessed(const sys::Description& d) {
+    std::uint32_t bits = d.permissions;  // "other"
+    if (d.uid == geteuid()) {
+        bits = d.permissions >> 16;
+    } else if (d.permissions & KEY_GRP_ALL) {
+        bool member = d.gid == getegid();
+        if (!member) {
+            int n = getgroups(0, nullptr);
+            std::vector<gid_t> groups(static_cast<std::size_t>(std::max(n, 0)));
+            if (n > 0 && getgroups(n, groups.data()) == n) {
+                member = std::find(groups.begin(), groups.end(), d.gid) != groups.end();
+            }
+        }
+        if (member) bits = d.permissions >> 8;
+    }
+    return (bits & KEY_OTH_WRITE) != 0;
+}
+
+std::string restriction_measurement(const Restriction& r) {
+    using Kind = Restriction::Kind;
+    switch (r.kind) {
+        case Kind::Sealed:
+            return "seal (a keyring restricted with no rule refuses every link)";
+        case Kind::BuiltinTrusted:
+        case Kind::BuiltinAndSecondaryTrusted:
+        case Kind::KeyOrKeyring:
+            return "signature chain (" + r.to_string() + ")";
+        case Kind::Unknown:
+            return "no signature chain: the keyring's restriction is unknown, none reproduced";
+        case Kind::None:
+            break;
+    }
+    return "no signature chain: the keyring is not restricted";
+}
+
+}  // namespace
+
+Keyrings::Keyrings(Keyrings&&) noexcept = default;
+Keyrings& Keyrings::operator=(Keyrings&& other) noexcept {
+    if (this != &other) {
+        while (!owned_.empty()) owned_.pop_back();
+        sandbox_ = other.sandbox_;
+        locations_ = std::move(other.locations_);
+        blacklist_ = other.blacklist_;
+        profile_ = std::move(other.profile_);
+        owned_ = std::move(other.owned_);
+    }
+    return *this;
+}
+
+Keyrings::~Keyrings() {
+    // Children before the top keyring they hang from.
+    while (!owned_.empty()) owned_.pop_back();
+}
+
+Keyrings Keyrings::system(const Policy& policy, bool create_missing) {
+    Keyrings ks;
+    auto config = read_kernel_config();
+    auto proc = sys::read_proc_keys();
+    ks.profile_ = detect_kernel_profile();
+    ks.blacklist_ = sys::find_keyring(proc, ".blacklist");
+
+    for (LogicalKeyring k : kAllLogicalKeyrings) {
+        KeyringLocation loc;
+        loc.name = k;
+        loc.restriction = {Restriction::Kind::None};
+        const KeyringPolicy* kp = policy.find(k);
+        if (kp == nullptr || kp->kernel_keyring.empty()) {
+            ks.locations_[k] = loc;
+            continue;
+        }
+        loc.kernel_name = kp->kernel_keyring;
+
+        if (loc.kernel_name.front() == '.') {
+            // Only the kernel may name a keyring with a leading dot.
+            loc.serial = sys::find_keyring(proc, loc.kernel_name);
+            loc.restriction = kernel_restriction(loc.kernel_name, config);
+            loc.kernel_restricted = true;
+            ks.locations_[k] = loc;
+            continue;
+        }
+
+        loc.userspace_made = true;
+        Restriction wanted = restriction_of(kp->create_restriction);
+        if (auto found = sys::search(sys::kUserKeyring, "keyring", loc.kernel_name)) {
+            loc.serial = found;
+            loc.restriction = {Restriction::Kind::Unknown};
+            if (create_missing && wanted.kind != Restriction::Kind::None) {
+                int err = sys::try_restrict(*found, wanted);
+                if (err == EACCES || err == EPERM) {
+                    // Made by someone who kept it to themselves (dracut's
+                    // `keyctl newring` gives the user view only): we cannot
+                    // ask, and leave it as found.
+                    ks.locations_[k] = loc;
+                    continue;
+                }
+                if (err == EEXIST) {
+                    // Restricted before we came: most likely by an earlier
+                    // anchord with the same policy, but the kernel won't say.
+                    wanted.assumed = true;
+                } else if (err != 0) {
+                    throw kernel_error(err,
+                                       "restricting the existing keyring " + label(loc) + " to " +
+                                           wanted.to_string(),
+                                       KernelCall::Other);
+                }
+                loc.restriction = wanted;
+                loc.kernel_restricted = true;
+            }
+        } else if (create_missing) {
+            // Made in our process keyring first, where we possess it, so we
+            // may set its permissions and restriction whatever our session
+            // keyring links; then moved to the user keyring, where IMA's
+            // request_key finds it (as `keyctl newring _ima @u`).
+            OwnedKeyring made(sys::new_keyring(loc.kernel_name, sys::kProcessKeyring),
+                              sys::kProcessKeyring);
+            sys::set_permissions(made.get(), kIntegrityPermissions,
+                                 "setting the permissions of " + label(loc));
+            if (wanted.kind != Restriction::Kind::None) {
+                if (int err = sys::try_restrict(made.get(), wanted)) {
+                    throw kernel_error(err,
+                                       "restricting " + label(loc) + " to " + wanted.to_string(),
+                                       KernelCall::Other);
+                }
+            }
+            sys::link(made.get(), sys::kUserKeyring,
+                      "linking " + label(loc) + " into the user keyring");
+            keyctl_unlink(made.get().value, sys::kProcessKeyring.value);
+            loc.serial = made.release();
+            loc.restriction = wanted;
+            loc.kernel_restricted = wanted.kind != Restriction::Kind::None;
+        }
+        ks.locations_[k] = loc;
+    }
+    return ks;
+}
+
+Keyrings Keyrings::sandbox(const std::vector<Certificate>& anchors,
+                           const std::vector<Certificate>& machine,
+                           const std::vector<Certificate>& platform) {
+    using Kind = Restriction::Kind;
+    Keyrings ks;
+    ks.sandbox_ = true;
+    ks.profile_ = detect_kernel_profile();
+
+    KeySerial top = sys::new_keyring(sandbox_name("sandbox"), sys::kSessionKeyring);
+    ks.owned_.emplace_back(top, sys::kSessionKeyring);
+    sys::set_permissions(top, kSandboxPermissions, "setting the sandbox's permissions");
+    auto make = [&](std::string_view logical) {
+        std::string name = sandbox_name(logical);
+        KeySerial ring = sys::new_keyring(name, top);
+        ks.owned_.emplace_back(ring, top);
+        sys::set_permissions(ring, kSandboxPermissions, "setting the permissions of " + name);
+        return ring;
+    };
+    auto restrict = [](KeySerial ring, const Restriction& r, const std::string& name) {
+        if (int err = sys::try_restrict(ring, r)) {
+            throw kernel_error(err, "restricting " + name + " to " + r.to_string(),
+                               KernelCall::Other);
+        }
+    };
+    auto load_and_seal = [&](std::string_view logical, const std::vector<Certificate>& certs) {
+        KeySerial ring = make(logical);
+        std::string name = sandbox_name(logical);
+        for (std::size_t i = 0; i < certs.size(); ++i) {
+            std::int64_t rc = sys::add_key("asymmetric", nullptr, certs[i].der(), ring);
+            if (rc < 0) {
+                throw kernel_error(static_cast<int>(-rc),
+                                   "loading certificate #" + std::to_string(i) + " (" +
+                                       fingerprint_text(certs[i].der()) + ") into " + name);
+            }
+        }
+        restrict(ring, {Kind::Sealed}, name);
+        return ring;
+    };
+
+    KeySerial builtin = load_and_seal("builtin", anchors);
+    KeySerial machine_ring = load_and_seal("machine", machine);
+    KeySerial platform_ring = load_and_seal("platform", platform);
+
+    KeySerial secondary = make("secondary");
+    sys::link(builtin, secondary, "nesting anchord:builtin in anchord:secondary");
+    sys::link(machine_ring, secondary, "nesting anchord:machine in anchord:secondary");
+    // The kernel refuses a restriction that names the keyring itself
+    // (EDEADLK); a keyring that only links secondary stands in for it.
+    KeySerial trust = make("secondary-trust");
+    sys::link(secondary, trust, "nesting anchord:secondary in anchord:secondary-trust");
+    Restriction secondary_rule{Kind::KeyOrKeyring, trust};
+    restrict(secondary, secondary_rule, sandbox_name("secondary"));
+
+    Restriction integrity_rule{Kind::KeyOrKeyring, secondary};
+    KeySerial ima = make("ima");
+    restrict(ima, integrity_rule, sandbox_name("ima"));
+    KeySerial evm = make("evm");
+    restrict(evm, integrity_rule, sandbox_name("evm"));
+    ks.blacklist_ = make("blacklist");
+
+    auto place = [&](LogicalKeyring k, KeySerial ring, Restriction r) {
+        KeyringLocation loc;
+        loc.name = k;
+        loc.kernel_name = sandbox_name(to_string(k));
+        loc.serial = ring;
+        loc.kernel_restricted = true;
+        loc.userspace_made = true;
+        loc.restriction = r;
+        ks.locations_[k] = loc;
+    };
+    place(LogicalKeyring::Builtin, builtin, {Kind::Sealed});
+    place(LogicalKeyring::Machine, machine_ring, {Kind::Sealed});
+    place(LogicalKeyring::Platform, platform_ring, {Kind::Sealed});
+    place(LogicalKeyring::Secondary, secondary, secondary_rule);
+    place(LogicalKeyring::Ima, ima, integrity_rule);
+    place(LogicalKeyring::Evm, evm, integrity_rule);
+    return ks;
+}
+
+const KeyringLocation& Keyrings::location(LogicalKeyring k) const {
+    auto it = locations_.find(k);
+    if (it == locations_.end()) {
+        throw Error(ErrorCode::NotFound, "no keyring is known for " + std::string(to_string(k)));
+    }
+    return it->second;
+}
+
+const KeyringLocation& Keyrings::present(LogicalKeyring k) const {
+    const KeyringLocation& loc = location(k);
+    if (loc.kernel_name.empty()) {
+        throw Error(ErrorCode::NotFound,
+                    "the policy maps " + std::string(to_string(k)) + " to no kernel keyring");
+    }
+    if (!loc.serial) {
+        throw Error(ErrorCode::NotFound,
+                    "keyring " + label(loc) + " is absent on this kernel" +
+                        (loc.userspace_made ? " (anchord creates it only when told to)" : ""));
+    }
+    return loc;
+}
+
+std::vector<KeyEntry> Keyrings::list(LogicalKeyring k) const {
+    return list_serial(*present(k).serial);
+}
+
+std::vector<KeyEntry> Keyrings::list_serial(KeySerial ring) const {
+    auto serials = sys::read_keyring(ring, "listing keyring " + std::to_string(ring.value));
+    std::vector<KeyEntry> out;
+    out.reserve(serials.size());
+    std::optional<std::vector<sys::ProcKey>> proc;  // read once, only for asymmetric keys
+    for (KeySerial s : serials) {
+        sys::Description d;
+        int err = sys::try_describe(s, d);
+        if (err == ENOKEY || err == EKEYREVOKED || err == EKEYEXPIRED) continue;  // gone meanwhile
+        KeyEntry e;
+        e.serial = s;
+        if (err == 0) {
+            e.type = d.type;
+            e.description = d.description;
+            e.permissions = d.permissions;
+            e.uid = d.uid;
+            e.gid = d.gid;
+        }
+        if (e.type == "asymmetric") {
+            if (!proc) proc = sys::read_proc_keys();
+            auto it = std::find_if(proc->begin(), proc->end(),
+                                   [&](const sys::ProcKey& p) { return p.serial == s; });
+            e.subject_key_id =
+                sys::subject_key_id(e.description, it == proc->end() ? "" : it->rest);
+        }
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
+    const KeyringLocation& loc = present(k);
+    std::string context = "linking " + fingerprint_text(der) + " into " + label(loc);
+
+    std::set<std::string> before;
+    try {
+        for (const auto& e : list_serial(*loc.serial)) {
+            if (e.type == "asymmetric") before.insert(e.description);
+        }
+    } catch (const KernelError&) {
+        // Unreadable: already_present cannot be told, the add still can.
+    }
+
+    std::int64_t rc = sys::add_key("asymmetric", nullptr, der, *loc.serial);
+    if (rc < 0) throw kernel_error(static_cast<int>(-rc), context);
+    AddResult result;
+    result.serial = KeySerial{static_cast<std::int32_t>(rc)};
+    sys::Description d;
+    if (sys::try_describe(result.serial, d) == 0) {
+        result.already_present = before.contains(d.description);
+    }
+    return result;
+}
+
+void Keyrings::unlink(LogicalKeyring k, KeySerial key) {
+    const KeyringLocation& loc = present(k);
+    if (keyctl_unlink(key.value, loc.serial->value) < 0) {
+        throw kernel_error(errno,
+                           "unlinking key " + std::to_string(key.value) + " from " + label(loc),
+                           KernelCall::Other);
+    }
+}
+
+bool Keyrings::seal(LogicalKeyring k) {
+    const KeyringLocation& found = present(k);
+    KeyringLocation& loc = locations_.at(found.name);
+    int err = sys::try_restrict(*loc.serial, {Restriction::Kind::Sealed});
+    if (err == 0) {
+        loc.restriction = {Restriction::Kind::Sealed};
+        loc.kernel_restricted = true;
+        return true;
+    }
+    if (err == EEXIST) return false;
+    if ((err == EACCES || err == EPERM) && !loc.userspace_made) {
+        throw KernelError(ErrorCode::AccessDenied, err,
+                          "sealing " + label(loc) + ": " + errno_name(err) +
+                              ": the kernel made this keyring and refuses to restrict it, even "
+                              "for root; anchord keeps its own seal on it instead");
+    }
+    throw kernel_error(err, "sealing " + label(loc), KernelCall::Other);
+}
+
+TrialResult Keyrings::trial(LogicalKeyring k, ByteView der) const {
+    const KeyringLocation& loc = present(k);
+    TrialResult result;
+    auto refuse = [&](int err) {
+        result.accepted = false;
+        result.error_number = err;
+        result.error_name = errno_name(err);
+        result.reason = explain_errno(err);
+    };
+
+    if (!sandbox_) {
+        if (profile_.digsig_rule && (loc.kernel_name == ".ima" || loc.kernel_name == ".evm")) {
+            result.predicted.push_back("kernel.digsig");
+        }
+        if (loc.kernel_name == ".machine" &&
+            (profile_.ca_machine_keyring || profile_.ca_machine_keyring_max)) {
+            result.predicted.push_back("kernel.ca-enforcement");
+        }
+    } else {
+        result.predicted.push_back("sandbox.blacklist");  // anchord:blacklist is not enforced
+    }
+    if (loc.restriction.kind == Restriction::Kind::Unknown) {
+        result.predicted.push_back("kernel.restriction");
+    } else if (loc.restriction.assumed) {
+        result.predicted.push_back("kernel.restriction (" + loc.restriction.to_string() + ")");
+    }
+
+    // The kernel looks up the destination with write permission before it
+    // reads the payload: a keyring the caller may not write answers EACCES
+    // to anything.
+    sys::Description target = sys::describe(*loc.serial, "describing " + label(loc));
+    if (!loc.userspace_made && !may_write_unpossessed(target)) {
+        result.measured.push_back("write permission (perm " + hex32(target.permissions) +
+                                  ", owner uid " + std::to_string(target.uid) + ")");
+        refuse(EACCES);
+        result.reason = label(loc) + " does not accept links from userspace: " + result.reason;
+        return result;
+    }
+
+    OwnedKeyring scratch(sys::new_keyring(std::string(kTrialKeyringName), sys::kProcessKeyring),
+                         sys::kProcessKeyring);
+    sys::set_permissions(scratch.get(), kScratchPermissions, "preparing a scratch keyring");
+    Restriction rule = loc.restriction;
+    if (rule.kind != Restriction::Kind::None && rule.kind != Restriction::Kind::Unknown) {
+        if (int err = sys::try_restrict(scratch.get(), rule)) {
+            throw kernel_error(err, "restricting a scratch keyring to " + rule.to_string(),
+                               KernelCall::Other);
+        }
+    }
+    result.measured.push_back("X.509 parse and algorithms (the kernel's parser)");
+    result.measured.push_back("kernel blacklist (.blacklist)");
+    result.measured.push_back(restriction_measurement(rule));
+
+    std::int64_t rc = sys::add_key("asymmetric", nullptr, der, scratch.get());
+    if (rc > 0) {
+        result.accepted = true;
+    } else {
+        refuse(static_cast<int>(-rc));
+    }
+    return result;  // the scratch keyring, and the key in it, go here
+}
+
+std::set<Sha256> Keyrings::blacklist_entries(std::string_view prefix) const {
+    std::set<Sha256> out;
+    if (!blacklist_) return out;
+    std::vector<KeyEntry> entries;
+    try {
+        entries = list_serial(*blacklist_);
+    } catch (const KernelError&) {
+        return out;
+    }
+    for (const auto& e : entries) {
+        if (e.type != "blacklist" && e.type != "user") continue;
+        std::string_view d = e.description;
+        if (!d.starts_with(prefix)) continue;
+        if (auto h = Sha256::parse(d.substr(prefix.size()))) out.insert(*h);
+    }
+    return out;
+}
+
+std::set<Sha256> Keyrings::blacklist_tbs() const {
+    return blacklist_entries("tbs:");
+}
+std::set<Sha256> Keyrings::blacklist_bin() const {
+    return blacklist_entries("bin:");
+}
+
+KeySerial Keyrings::add_blacklist_entry(std::string_view kind, const Sha256& hash) {
+    if (!sandbox_ || !blacklist_) {
+        throw Error(ErrorCode::AccessDenied,
+                    "the kernel's .blacklist takes only entries signed by a trusted key "
+                    "(PKCS#7); anchord adds blacklist entries only in its sandbox");
+    }
+    if (kind != "tbs" && kind != "bin") {
+        throw Error(ErrorCode::InvalidArgument,
+                    "blacklist entry kind \"" + std::string(kind) + "\" is neither tbs nor bin");
+    }
+    std::string description = std::string(kind) + ":" + hash.hex();
+    std::int64_t rc = sys::add_key("user", description.c_str(), hash.bytes, *blacklist_);
+    if (rc < 0) {
+        throw kernel_error(static_cast<int>(-rc), "adding " + description + " to anchord:blacklist",
+                           KernelCall::Other);
+    }
+    return KeySerial{static_cast<std::int32_t>(rc)};
+}
+
+}  // namespace anchord::keyring

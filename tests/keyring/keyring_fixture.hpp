@@ -1,0 +1,108 @@
+// Shared pieces of the keyring tests: every test runs in a fresh anonymous
+// session keyring of its own, and reads the kernel's keyrings with plain
+// keyutils calls, independently of the code under test.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <keyutils.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "anchord/certificate.hpp"
+#include "keyring/keyring.hpp"
+#include "test_pki.hpp"
+
+namespace anchord::keyring::test {
+
+class KeyringTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        // A private session keyring: whatever a test makes hangs from it and
+        // goes with it; nothing reaches the caller's own keyrings.
+        session_ = keyctl_join_session_keyring(nullptr);
+        ASSERT_GT(session_, 0) << "keyctl_join_session_keyring: errno " << errno;
+    }
+
+    key_serial_t session_ = 0;
+};
+
+// The serials a keyring links, read directly; empty when the keyring does
+// not exist (a process keyring not yet made answers ENOKEY).
+inline std::vector<key_serial_t> ring_serials(key_serial_t ring) {
+    void* raw = nullptr;
+    long size = keyctl_read_alloc(ring, &raw);
+    if (size < 0) return {};
+    std::unique_ptr<void, decltype(&std::free)> owned(raw, &std::free);
+    const auto* ids = static_cast<const key_serial_t*>(raw);
+    return {ids, ids + static_cast<std::size_t>(size) / sizeof(key_serial_t)};
+}
+
+// "type;uid;gid;perm;description", or nullopt when the key is gone.
+inline std::optional<std::string> raw_describe(key_serial_t key) {
+    char* raw = nullptr;
+    if (keyctl_describe_alloc(key, &raw) < 0) return std::nullopt;
+    std::string out(raw);
+    std::free(raw);
+    return out;
+}
+
+inline std::string description_of(key_serial_t key) {
+    auto raw = raw_describe(key);
+    if (!raw) return {};
+    std::size_t pos = 0;
+    for (int i = 0; i < 4 && pos != std::string::npos; ++i) pos = raw->find(';', pos + 1);
+    return pos == std::string::npos ? std::string() : raw->substr(pos + 1);
+}
+
+// Keyrings named `name` directly in `ring`.
+inline int count_named_keyrings(key_serial_t ring, const std::string& name) {
+    int n = 0;
+    for (key_serial_t id : ring_serials(ring)) {
+        auto raw = raw_describe(id);
+        if (raw && raw->starts_with("keyring;") && description_of(id) == name) ++n;
+    }
+    return n;
+}
+
+// The kernel's answer to add_key, independent of the code under test:
+// 0 when linked, else the errno.
+inline int real_add(key_serial_t ring, ByteView der) {
+    key_serial_t id =
+        add_key("asymmetric", nullptr, der.empty() ? nullptr : der.data(), der.size(), ring);
+    return id < 0 ? errno : 0;
+}
+
+inline Certificate certificate_of(const testing::TestCert& t) {
+    return Certificate(t.der, t.x509, CertificateInfo{});
+}
+
+// Removes a keyring the test had to make in the user keyring, whatever
+// happens to the test.
+class UserKeyringCleanup {
+  public:
+    explicit UserKeyringCleanup(std::string name) : name_(std::move(name)) {}
+    UserKeyringCleanup(const UserKeyringCleanup&) = delete;
+    UserKeyringCleanup& operator=(const UserKeyringCleanup&) = delete;
+    ~UserKeyringCleanup() {
+        for (int i = 0; i < 8; ++i) {
+            long id = keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", name_.c_str(), 0);
+            if (id < 0) break;
+            keyctl_unlink(static_cast<key_serial_t>(id), KEY_SPEC_USER_KEYRING);
+            keyctl_invalidate(static_cast<key_serial_t>(id));
+        }
+    }
+
+  private:
+    std::string name_;
+};
+
+inline bool user_keyring_has(const std::string& name) {
+    return keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", name.c_str(), 0) >= 0;
+}
+
+}  // namespace anchord::keyring::test
