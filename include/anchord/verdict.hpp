@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "anchord/certificate.hpp"
@@ -32,8 +33,21 @@ struct Verdict {
     // Where the kernel would route the certificate instead (a MOK refused
     // by .machine's CA enforcement goes to platform).
     std::optional<LogicalKeyring> belongs_in;
-    // The chain found, enrollee first, anchor last.
+    // The chain found, enrollee first, anchor last. When no anchor was
+    // reached it is the walk that explains why (accepted is then false).
     std::vector<Fingerprint> chain;
+    // Set when the chain ends at a kernel key whose certificate cannot be
+    // read back (an OpaqueKey): it has no fingerprint, so `chain` ends at
+    // the certificate it vouches for.
+    std::optional<KeySerial> opaque_anchor;
+
+    // The check with this id, or null when it did not run.
+    const Check* find(std::string_view id) const {
+        for (const auto& c : checks) {
+            if (c.id == id) return &c;
+        }
+        return nullptr;
+    }
 };
 
 // What the kernel is: its version and the configuration that decides the
@@ -67,6 +81,10 @@ struct TrustSnapshot {
     // Keyrings that are guarded by nothing in the kernel (_ima/_evm on a
     // kernel without INTEGRITY_TRUSTED_KEYRING): the verdict says so.
     std::set<LogicalKeyring> unguarded;
+    // Certificates that may be links of a chain but are never anchors (the
+    // rest of a bundle being enrolled). Certificates of keyrings the target
+    // does not trust serve the same way.
+    std::vector<Certificate> intermediates;
 };
 
 Verdict evaluate(const Certificate& certificate, LogicalKeyring target, const Policy& policy,
