@@ -1,0 +1,109 @@
+// anchord's memory: what it enrolled, which keyrings it sealed, and what it
+// was about to do to the kernel when it last stopped. Kept as one versioned
+// JSON file that is replaced atomically, so a crash or a full disk leaves
+// either the old state or the new one, never a mixture.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "anchord/error.hpp"
+#include "anchord/types.hpp"
+
+namespace anchord::state {
+
+// How a certificate came to be enrolled.
+enum class Origin { Api, Dropin, Sandbox };  // JSON "api", "drop-in", "sandbox"
+
+std::string_view to_string(Origin origin) noexcept;
+std::optional<Origin> parse_origin(std::string_view text) noexcept;
+
+struct Record {
+    Fingerprint fingerprint;  // always Fingerprint::of_der(der)
+    LogicalKeyring keyring = LogicalKeyring::Ima;
+    Bytes der;
+    Origin origin = Origin::Api;
+    std::string source;  // the drop-in file's path; "" for api. Stored as UTF-8:
+                         // invalid bytes are saved as U+FFFD.
+    std::chrono::sys_seconds enrolled_at{};
+    std::uint32_t caller_uid = 0;
+};
+
+// Write-ahead intents: how anchord stays consistent with the kernel when it
+// is killed (SIGKILL, power loss) between touching a keyring and saving.
+//
+//   Link (enrolling):
+//     1. add Intent{fp, keyring, Link} to `pending`, save();
+//     2. link the key into the kernel keyring;
+//     3. add the Record, remove the intent, save().
+//   Unlink (removing):
+//     1. add Intent{fp, keyring, Unlink} to `pending` (the Record stays), save();
+//     2. unlink the key from the kernel keyring;
+//     3. remove the Record, remove the intent, save().
+//
+// At start, before anything else, each intent left in `pending` is settled:
+//   Link   -> rolled back: the caller never got a success reply, so the
+//             enrollment did not happen; unlink the key if the kernel has it
+//             (unless a Record for the same fingerprint and keyring exists,
+//             i.e. it was already enrolled before), then drop the intent.
+//   Unlink -> rolled forward: the caller asked for the removal; unlink the
+//             key if still there, drop the Record, then drop the intent.
+// Both are idempotent, so a crash during recovery is recovered the same way.
+enum class IntentAction { Link, Unlink };  // JSON "link", "unlink"
+
+std::string_view to_string(IntentAction action) noexcept;
+
+struct Intent {
+    Fingerprint fingerprint;
+    LogicalKeyring keyring = LogicalKeyring::Ima;
+    IntentAction action = IntentAction::Link;
+    bool operator==(const Intent&) const = default;
+};
+
+struct State {
+    static constexpr int kVersion = 1;
+
+    int version = kVersion;
+    std::vector<Record> records;      // at most one per (fingerprint, keyring)
+    std::set<LogicalKeyring> sealed;  // keyrings anchord sealed
+    std::vector<Intent> pending;
+
+    const Record* find(const Fingerprint& fingerprint, LogicalKeyring keyring) const;
+    // Removes the record; false when there was none.
+    bool erase(const Fingerprint& fingerprint, LogicalKeyring keyring);
+
+    void add_intent(const Intent& intent);    // no duplicate is added
+    bool clear_intent(const Intent& intent);  // false when it was not pending
+};
+
+// A state file larger than this is refused: it cannot be ours.
+inline constexpr std::uintmax_t kMaxStateFileSize = 64ull * 1024 * 1024;
+
+class StateStore {
+  public:
+    explicit StateStore(std::filesystem::path dir);  // the file is dir/"state.json"
+
+    // Missing file: an empty State. Anything wrong with the file throws
+    // Error(StateError) naming the file, the JSON pointer of the bad value
+    // and what to do; the file itself is never modified.
+    State load() const;
+    // Atomic replace (temp file, fsync, rename, fsync of the directory).
+    // Creates the directory (0700) when missing. On failure the temp file is
+    // removed, the old state.json is untouched and Error(StateError) thrown.
+    void save(const State& state);
+
+    const std::filesystem::path& dir() const { return dir_; }
+    const std::filesystem::path& file() const { return file_; }
+
+  private:
+    std::filesystem::path dir_;
+    std::filesystem::path file_;
+};
+
+}  // namespace anchord::state

@@ -1,0 +1,496 @@
+// The state store: round trip, atomic replacement on a full disk, and a
+// StateError (never an overwrite) for every kind of damaged file.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "state/state_store.hpp"
+#include "test_pki.hpp"
+
+namespace anchord::state {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::chrono::sys_seconds at(int y, unsigned m, unsigned d, int h, int min, int s) {
+    return std::chrono::sys_days{std::chrono::year{y} / m / d} + std::chrono::hours{h} +
+           std::chrono::minutes{min} + std::chrono::seconds{s};
+}
+
+Record make_record(const Bytes& der, LogicalKeyring keyring, Origin origin = Origin::Api,
+                   std::string source = "", std::uint32_t uid = 0) {
+    Record r;
+    r.fingerprint = Fingerprint::of_der(der);
+    r.keyring = keyring;
+    r.der = der;
+    r.origin = origin;
+    r.source = std::move(source);
+    r.enrolled_at = at(2026, 11, 22, 10, 0, 0);
+    r.caller_uid = uid;
+    return r;
+}
+
+std::string read_bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const fs::path& p, std::string_view text) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    ASSERT_TRUE(out.good());
+}
+
+std::vector<std::string> dir_entries(const fs::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+class StateStoreTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        std::string templ = (fs::temp_directory_path() / "anchord-state-test.XXXXXX").string();
+        ASSERT_NE(::mkdtemp(templ.data()), nullptr) << std::strerror(errno);
+        root_ = templ;
+    }
+    void TearDown() override {
+        std::error_code ec;
+        fs::remove_all(root_, ec);
+    }
+
+    fs::path root_;
+};
+
+// Every member of the State survives save + load, with the documented JSON form.
+TEST_F(StateStoreTest, RoundTrip) {
+    auto a =
+        testing::make_self_signed(testing::signing_spec("anchord state a"), testing::KeyType::P256);
+    auto b =
+        testing::make_self_signed(testing::signing_spec("anchord state b"), testing::KeyType::P256);
+
+    State s;
+    s.records.push_back(make_record(a.der, LogicalKeyring::Ima));
+    s.records.push_back(make_record(b.der, LogicalKeyring::Evm, Origin::Dropin,
+                                    "/etc/anchord/anchors.d/evm/b.der", 1000));
+    s.records.back().enrolled_at = at(2030, 2, 28, 23, 59, 59);
+    s.records.push_back(make_record(a.der, LogicalKeyring::Evm, Origin::Sandbox, "", 4294967295u));
+    s.sealed = {LogicalKeyring::Ima, LogicalKeyring::Evm};
+    s.pending = {Intent{Fingerprint::of_der(b.der), LogicalKeyring::Ima, IntentAction::Link},
+                 Intent{Fingerprint::of_der(a.der), LogicalKeyring::Evm, IntentAction::Unlink}};
+
+    StateStore store(root_ / "nested" / "state");
+    store.save(s);
+    State back = store.load();
+
+    EXPECT_EQ(back.version, 1);
+    ASSERT_EQ(back.records.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(back.records[i].fingerprint, s.records[i].fingerprint);
+        EXPECT_EQ(back.records[i].keyring, s.records[i].keyring);
+        EXPECT_EQ(back.records[i].der, s.records[i].der);
+        EXPECT_EQ(back.records[i].origin, s.records[i].origin);
+        EXPECT_EQ(back.records[i].source, s.records[i].source);
+        EXPECT_EQ(back.records[i].enrolled_at, s.records[i].enrolled_at);
+        EXPECT_EQ(back.records[i].caller_uid, s.records[i].caller_uid);
+    }
+    EXPECT_EQ(back.sealed, s.sealed);
+    EXPECT_EQ(back.pending, s.pending);
+
+    // The JSON form is a contract (an admin may read it; a later anchord migrates it).
+    json doc = json::parse(read_bytes(store.file()));
+    EXPECT_EQ(doc["version"], 1);
+    EXPECT_EQ(doc["records"][0]["fingerprint"], Fingerprint::of_der(a.der).to_string());
+    EXPECT_EQ(doc["records"][0]["keyring"], "ima");
+    EXPECT_EQ(doc["records"][0]["origin"], "api");
+    EXPECT_EQ(doc["records"][0]["source"], "");
+    EXPECT_EQ(doc["records"][0]["enrolled_at"], "2026-11-22T10:00:00Z");
+    EXPECT_EQ(doc["records"][0]["caller_uid"], 0);
+    EXPECT_EQ(doc["records"][1]["origin"], "drop-in");
+    EXPECT_EQ(doc["records"][1]["enrolled_at"], "2030-02-28T23:59:59Z");
+    EXPECT_EQ(doc["records"][2]["origin"], "sandbox");
+    EXPECT_EQ(doc["sealed"], json({"ima", "evm"}));
+    EXPECT_EQ(doc["pending"][0]["action"], "link");
+    EXPECT_EQ(doc["pending"][1]["action"], "unlink");
+
+    // The store is private: the directory 0700 (created), the file 0600.
+    struct stat st {};
+    ASSERT_EQ(::stat(store.dir().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+    ASSERT_EQ(::stat(store.file().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(dir_entries(store.dir()), std::vector<std::string>{"state.json"});
+}
+
+// Base64 padding: DER lengths of every residue mod 3 come back unchanged.
+TEST_F(StateStoreTest, DerOfEveryLengthRoundTrips) {
+    State s;
+    for (std::uint8_t n = 1; n <= 7; ++n) {
+        Bytes der(n);
+        for (std::uint8_t i = 0; i < n; ++i) der[i] = static_cast<std::uint8_t>(0xf0 + i * 7 + n);
+        s.records.push_back(make_record(der, kAllLogicalKeyrings[n % 6]));
+    }
+    StateStore store(root_);
+    store.save(s);
+    State back = store.load();
+    ASSERT_EQ(back.records.size(), s.records.size());
+    for (std::size_t i = 0; i < s.records.size(); ++i)
+        EXPECT_EQ(back.records[i].der, s.records[i].der);
+}
+
+TEST_F(StateStoreTest, MissingFileIsAnEmptyStateAndCreatesNothing) {
+    StateStore store(root_ / "absent");
+    State s = store.load();
+    EXPECT_EQ(s.version, 1);
+    EXPECT_TRUE(s.records.empty());
+    EXPECT_TRUE(s.sealed.empty());
+    EXPECT_TRUE(s.pending.empty());
+    EXPECT_FALSE(fs::exists(root_ / "absent"));
+}
+
+TEST_F(StateStoreTest, SaveReplacesThePreviousState) {
+    auto a =
+        testing::make_self_signed(testing::signing_spec("anchord replace"), testing::KeyType::P256);
+    StateStore store(root_);
+    State s;
+    s.records.push_back(make_record(a.der, LogicalKeyring::Ima));
+    store.save(s);
+    s.records.clear();
+    s.sealed.insert(LogicalKeyring::Ima);
+    store.save(s);
+    State back = store.load();
+    EXPECT_TRUE(back.records.empty());
+    EXPECT_EQ(back.sealed, std::set<LogicalKeyring>{LogicalKeyring::Ima});
+    EXPECT_EQ(dir_entries(root_), std::vector<std::string>{"state.json"});
+}
+
+// A drop-in path in Latin-1 cannot go into JSON as it is: the state still
+// saves, with the bad bytes replaced, instead of failing every enrollment.
+TEST_F(StateStoreTest, NonUtf8SourceStillSaves) {
+    State s;
+    s.records.push_back(make_record(Bytes{1, 2, 3}, LogicalKeyring::Ima, Origin::Dropin,
+                                    "/etc/anchord/anchors.d/ima/caf\xe9.der"));
+    StateStore store(root_);
+    store.save(s);
+    State back = store.load();
+    ASSERT_EQ(back.records.size(), 1u);
+    EXPECT_EQ(back.records[0].source, "/etc/anchord/anchors.d/ima/caf\xef\xbf\xbd.der");
+    EXPECT_EQ(back.records[0].der, (Bytes{1, 2, 3}));
+}
+
+TEST(StateTest, FindEraseAndIntents) {
+    Bytes d1{1, 2, 3}, d2{4, 5, 6};
+    State s;
+    s.records.push_back(make_record(d1, LogicalKeyring::Ima));
+    s.records.push_back(make_record(d2, LogicalKeyring::Evm));
+    ASSERT_NE(s.find(Fingerprint::of_der(d1), LogicalKeyring::Ima), nullptr);
+    EXPECT_EQ(s.find(Fingerprint::of_der(d1), LogicalKeyring::Ima)->der, d1);
+    EXPECT_EQ(s.find(Fingerprint::of_der(d1), LogicalKeyring::Evm), nullptr);
+    EXPECT_TRUE(s.erase(Fingerprint::of_der(d1), LogicalKeyring::Ima));
+    EXPECT_FALSE(s.erase(Fingerprint::of_der(d1), LogicalKeyring::Ima));
+    EXPECT_EQ(s.find(Fingerprint::of_der(d1), LogicalKeyring::Ima), nullptr);
+
+    Intent in{Fingerprint::of_der(d2), LogicalKeyring::Evm, IntentAction::Unlink};
+    s.add_intent(in);
+    s.add_intent(in);
+    EXPECT_EQ(s.pending.size(), 1u);
+    EXPECT_TRUE(s.clear_intent(in));
+    EXPECT_FALSE(s.clear_intent(in));
+    EXPECT_TRUE(s.pending.empty());
+}
+
+// A tmpfs mounted for the test, unmounted whatever happens.
+class TmpfsMount {
+  public:
+    TmpfsMount(const fs::path& where, const char* options) : where_(where) {
+        fs::create_directories(where_);
+        if (::mount("tmpfs", where_.c_str(), "tmpfs", 0, options) == 0) {
+            mounted_ = true;
+        } else {
+            error_ = std::strerror(errno);
+        }
+    }
+    ~TmpfsMount() {
+        if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
+    }
+    bool mounted() const { return mounted_; }
+    const std::string& error() const { return error_; }
+
+  private:
+    fs::path where_;
+    bool mounted_ = false;
+    std::string error_;
+};
+
+// A full disk mid-write: StateError naming the cause, the old file byte for
+// byte, and no temporary file left behind.
+TEST_F(StateStoreTest, FullDiskLeavesTheOldFileIntact) {
+    TmpfsMount tmpfs(root_ / "small", "size=64k,mode=0700");
+    if (!tmpfs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << tmpfs.error() << ")";
+
+    auto a =
+        testing::make_self_signed(testing::signing_spec("anchord small"), testing::KeyType::P256);
+    StateStore store(root_ / "small");
+    State small;
+    small.records.push_back(make_record(a.der, LogicalKeyring::Ima));
+    store.save(small);
+    std::string before = read_bytes(store.file());
+    ASSERT_FALSE(before.empty());
+
+    // ~200 KiB of base64: more than the 64 KiB the tmpfs holds.
+    State big;
+    for (int i = 0; i < 100; ++i) {
+        Bytes der(1500, static_cast<std::uint8_t>(i));
+        der[0] = 0x30;
+        der[1] = static_cast<std::uint8_t>(i);
+        big.records.push_back(make_record(der, LogicalKeyring::Evm));
+    }
+    try {
+        store.save(big);
+        FAIL() << "save() on a full tmpfs succeeded";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::StateError);
+        // The cause is named (strerror(ENOSPC)).
+        EXPECT_NE(std::string(e.what()).find(std::strerror(ENOSPC)), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(read_bytes(store.file()), before);
+    EXPECT_EQ(dir_entries(store.dir()), std::vector<std::string>{"state.json"});
+    State back = store.load();
+    ASSERT_EQ(back.records.size(), 1u);
+    EXPECT_EQ(back.records[0].der, a.der);
+}
+
+// ---------------------------------------------------------------------------
+// Damaged files: each one gives StateError and is left exactly as it was.
+
+json valid_record() {
+    Bytes der{0x30, 0x03, 0x02, 0x01, 0x01};
+    return {
+        {"fingerprint", Fingerprint::of_der(der).to_string()},
+        {"keyring", "ima"},
+        {"der", "MAMCAQE="},  // base64 of `der`
+        {"origin", "api"},
+        {"source", ""},
+        {"enrolled_at", "2026-11-22T10:00:00Z"},
+        {"caller_uid", 0},
+    };
+}
+
+json valid_doc() {
+    return {{"version", 1},
+            {"records", json::array({valid_record()})},
+            {"sealed", json::array({"ima"})},
+            {"pending", json::array()}};
+}
+
+struct Damage {
+    std::string name;
+    std::string text;
+    std::string pointer;  // the JSON pointer the message must name ("" for none)
+};
+
+std::string with(const std::string& pointer, const json& value) {
+    json doc = valid_doc();
+    doc[json::json_pointer(pointer)] = value;
+    return doc.dump();
+}
+
+std::string without(const std::string& parent, const std::string& key) {
+    json doc = valid_doc();
+    if (parent.empty()) {
+        doc.erase(key);
+    } else {
+        doc[json::json_pointer(parent)].erase(key);
+    }
+    return doc.dump();
+}
+
+std::vector<Damage> damages() {
+    json duplicate = valid_doc();
+    duplicate["records"].push_back(valid_record());
+    return {
+        {"empty file", "", ""},
+        {"truncated JSON", valid_doc().dump().substr(0, 40), ""},
+        {"binary garbage", std::string("\x00\xff\x13\x37garbage", 11), ""},
+        {"top level array", "[]", ""},
+        {"missing version", without("", "version"), ""},
+        {"version as string", with("/version", "1"), "/version"},
+        {"version fractional", with("/version", 1.5), "/version"},
+        {"missing records", without("", "records"), ""},
+        {"records not array", with("/records", json::object()), "/records"},
+        {"record not object", with("/records/0", "x"), "/records/0"},
+        {"missing fingerprint", without("/records/0", "fingerprint"), "/records/0"},
+        {"fingerprint number", with("/records/0/fingerprint", 7), "/records/0/fingerprint"},
+        {"fingerprint not hex", with("/records/0/fingerprint", "sha256:zz"),
+         "/records/0/fingerprint"},
+        {"fingerprint without prefix",
+         with("/records/0/fingerprint",
+              Fingerprint::of_der(Bytes{0x30, 0x03, 0x02, 0x01, 0x01}).digest.hex()),
+         "/records/0/fingerprint"},
+        {"unknown keyring", with("/records/0/keyring", "trusted"), "/records/0/keyring"},
+        {"der not base64", with("/records/0/der", "M@MCAQE="), "/records/0/der"},
+        {"der bad length", with("/records/0/der", "MAMCAQE"), "/records/0/der"},
+        {"der padding inside", with("/records/0/der", "MA=CAQE="), "/records/0/der"},
+        {"der non-canonical padding", with("/records/0/der", "MAMCAQF="), "/records/0/der"},
+        {"der with whitespace", with("/records/0/der", "MAMC AQE="), "/records/0/der"},
+        {"der empty", with("/records/0/der", ""), "/records/0/der"},
+        {"unknown origin", with("/records/0/origin", "dropin"), "/records/0/origin"},
+        {"source number", with("/records/0/source", 1), "/records/0/source"},
+        {"enrolled_at words", with("/records/0/enrolled_at", "yesterday"),
+         "/records/0/enrolled_at"},
+        {"enrolled_at month 13", with("/records/0/enrolled_at", "2026-13-01T00:00:00Z"),
+         "/records/0/enrolled_at"},
+        {"enrolled_at 30 February", with("/records/0/enrolled_at", "2026-02-30T00:00:00Z"),
+         "/records/0/enrolled_at"},
+        {"enrolled_at no zone", with("/records/0/enrolled_at", "2026-11-22T10:00:00"),
+         "/records/0/enrolled_at"},
+        {"caller_uid negative", with("/records/0/caller_uid", -1), "/records/0/caller_uid"},
+        {"caller_uid too large", with("/records/0/caller_uid", 4294967296ull),
+         "/records/0/caller_uid"},
+        {"caller_uid string", with("/records/0/caller_uid", "0"), "/records/0/caller_uid"},
+        {"duplicate record", duplicate.dump(), "/records/1"},
+        {"sealed not array", with("/sealed", "ima"), "/sealed"},
+        {"sealed unknown keyring", with("/sealed/0", "nope"), "/sealed/0"},
+        {"pending bad action",
+         with("/pending/0", {{"fingerprint", valid_record()["fingerprint"]},
+                             {"keyring", "ima"},
+                             {"action", "relink"}}),
+         "/pending/0/action"},
+        {"pending missing keyring",
+         with("/pending/0", {{"fingerprint", valid_record()["fingerprint"]}, {"action", "link"}}),
+         "/pending/0"},
+    };
+}
+
+TEST_F(StateStoreTest, TheValidBaselineLoads) {
+    // Guards the damage table: each case differs from this in one place only.
+    StateStore store(root_);
+    write_bytes(store.file(), valid_doc().dump());
+    State s = store.load();
+    ASSERT_EQ(s.records.size(), 1u);
+    EXPECT_EQ(s.records[0].der, (Bytes{0x30, 0x03, 0x02, 0x01, 0x01}));
+}
+
+TEST_F(StateStoreTest, EveryDamagedFileIsAStateErrorAndLeftUntouched) {
+    StateStore store(root_);
+    for (const auto& d : damages()) {
+        SCOPED_TRACE(d.name);
+        write_bytes(store.file(), d.text);
+        try {
+            (void)store.load();
+            ADD_FAILURE() << "loaded a damaged file: " << d.name;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::StateError);
+            std::string msg = e.what();
+            // The message names the file and, where there is one, the bad value.
+            EXPECT_NE(msg.find(store.file().string()), std::string::npos) << msg;
+            if (!d.pointer.empty()) {
+                EXPECT_NE(msg.find(d.pointer), std::string::npos) << msg;
+            }
+        }
+        EXPECT_EQ(read_bytes(store.file()), d.text);
+        EXPECT_EQ(dir_entries(root_), std::vector<std::string>{"state.json"});
+    }
+}
+
+TEST_F(StateStoreTest, UnknownVersionIsRefused) {
+    StateStore store(root_);
+    json doc = valid_doc();
+    doc["version"] = 2;
+    std::string text = doc.dump();
+    write_bytes(store.file(), text);
+    try {
+        (void)store.load();
+        FAIL() << "loaded version 2";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::StateError);
+        EXPECT_NE(std::string(e.what()).find("/version"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(read_bytes(store.file()), text);
+}
+
+TEST_F(StateStoreTest, DerThatDoesNotMatchItsFingerprintIsRefused) {
+    auto a =
+        testing::make_self_signed(testing::signing_spec("anchord fp a"), testing::KeyType::P256);
+    auto b =
+        testing::make_self_signed(testing::signing_spec("anchord fp b"), testing::KeyType::P256);
+    StateStore store(root_);
+    State s;
+    s.records.push_back(make_record(a.der, LogicalKeyring::Ima));
+    store.save(s);
+
+    // Swap in b's DER under a's fingerprint, as a bad edit or bit rot would.
+    json doc = json::parse(read_bytes(store.file()));
+    State only_b;
+    only_b.records.push_back(make_record(b.der, LogicalKeyring::Ima));
+    StateStore other(root_ / "other");
+    other.save(only_b);
+    doc["records"][0]["der"] = json::parse(read_bytes(other.file()))["records"][0]["der"];
+    std::string text = doc.dump(2);
+    write_bytes(store.file(), text);
+
+    try {
+        (void)store.load();
+        FAIL() << "loaded a record whose DER does not match its fingerprint";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::StateError);
+        EXPECT_NE(std::string(e.what()).find("/records/0/der"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(read_bytes(store.file()), text);
+}
+
+TEST_F(StateStoreTest, OversizedFileIsRefusedUnread) {
+    StateStore store(root_);
+    { std::ofstream out(store.file()); }
+    // Sparse: no 64 MiB written to disk.
+    fs::resize_file(store.file(), kMaxStateFileSize + 1);
+    try {
+        (void)store.load();
+        FAIL() << "loaded a file over the size bound";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::StateError);
+    }
+    EXPECT_EQ(fs::file_size(store.file()), kMaxStateFileSize + 1);
+}
+
+TEST_F(StateStoreTest, StateFileThatIsADirectoryIsRefused) {
+    StateStore store(root_);
+    fs::create_directory(store.file());
+    try {
+        (void)store.load();
+        FAIL() << "loaded a directory";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::StateError);
+    }
+    EXPECT_TRUE(fs::is_directory(store.file()));
+}
+
+TEST_F(StateStoreTest, SaveIntoAPathThatIsAFileFails) {
+    // The state directory's place is taken by a file: a clear StateError.
+    write_bytes(root_ / "taken", "x");
+    StateStore store(root_ / "taken");
+    try {
+        store.save(State{});
+        FAIL() << "saved into a file";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::StateError);
+    }
+    EXPECT_EQ(read_bytes(root_ / "taken"), "x");
+}
+
+}  // namespace
+}  // namespace anchord::state
