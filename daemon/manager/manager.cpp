@@ -1,0 +1,1402 @@
+#include "manager/manager.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "journal/journal.hpp"
+
+namespace anchord::manager {
+namespace {
+
+namespace fs = std::filesystem;
+
+using CertificateMap = std::map<Fingerprint, Certificate>;
+using LinkMap = std::map<std::pair<LogicalKeyring, Fingerprint>, std::set<KeySerial>>;
+
+// Vouchers before those they vouch for: an intermediate in secondary must be
+// linked before the leaf in ima that it signed.
+constexpr std::array<LogicalKeyring, 6> kApplyOrder{
+    LogicalKeyring::Builtin,   LogicalKeyring::Machine, LogicalKeyring::Platform,
+    LogicalKeyring::Secondary, LogicalKeyring::Ima,     LogicalKeyring::Evm};
+
+std::string keyring_list() {
+    std::string out;
+    for (auto k : kAllLogicalKeyrings) {
+        if (!out.empty()) out += ", ";
+        out += to_string(k);
+    }
+    return out;
+}
+
+journal::Fields fields(std::optional<LogicalKeyring> keyring,
+                       std::optional<Fingerprint> fingerprint = std::nullopt,
+                       std::optional<std::uint32_t> caller_uid = std::nullopt,
+                       std::string verdict = "") {
+    journal::Fields f;
+    f.keyring = keyring;
+    f.fingerprint = std::move(fingerprint);
+    f.caller_uid = caller_uid;
+    f.verdict = std::move(verdict);
+    return f;
+}
+
+std::string name_of(LogicalKeyring k) {
+    return std::string(to_string(k));
+}
+
+// "certificate #2 (sha256:AB..)": positions are 1-based for people.
+std::string describe_position(std::size_t index, const std::optional<Fingerprint>& fp) {
+    std::string out = "certificate #" + std::to_string(index + 1);
+    if (fp) out += " (" + fp->to_string() + ")";
+    return out;
+}
+
+// A file descriptor that closes itself.
+class Fd {
+  public:
+    explicit Fd(int fd) noexcept : fd_(fd) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int get() const noexcept { return fd_; }
+
+  private:
+    int fd_;
+};
+
+// Reads a regular file (after symlinks) of at most `max` bytes. O_NONBLOCK so
+// that a FIFO planted in a folder cannot hang the daemon before fstat says
+// what it is.
+std::string read_bounded(const fs::path& file, std::size_t max, ErrorCode code) {
+    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (fd.get() < 0) {
+        int err = errno;
+        throw Error(code, "cannot open " + file.string() + ": " + std::strerror(err));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        int err = errno;
+        throw Error(code, "cannot read " + file.string() + ": " + std::strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) throw Error(code, file.string() + " is not a regular file");
+    if (static_cast<std::uintmax_t>(st.st_size) > max) {
+        throw Error(code, file.string() + " is too large (" + std::to_string(st.st_size) +
+                              " bytes, at most " + std::to_string(max) + ")");
+    }
+    std::string out;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            throw Error(code, "cannot read " + file.string() + ": " + std::strerror(err));
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+        // The file may grow between fstat and read.
+        if (out.size() > max) {
+            throw Error(code, file.string() + " is too large (more than " + std::to_string(max) +
+                                  " bytes)");
+        }
+    }
+    return out;
+}
+
+bool is_certificate_file_name(const fs::path& p) {
+    auto ext = p.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return ext == ".der" || ext == ".pem";
+}
+
+std::optional<Bytes> skid_from_description(std::string_view description) {
+    // The kernel ends an X.509 key's description with ": <SKID hex>".
+    auto pos = description.rfind(": ");
+    if (pos == std::string_view::npos) return std::nullopt;
+    auto hex = description.substr(pos + 2);
+    if (hex.empty()) return std::nullopt;
+    return from_hex(hex);
+}
+
+bool is_certificate_key(const keyring::KeyEntry& key) {
+    return !key.is_keyring() && key.type == "asymmetric";
+}
+
+std::string failed_checks(const Verdict& verdict) {
+    std::string ids;
+    std::string reasons;
+    for (const auto& check : verdict.checks) {
+        if (check.outcome != Outcome::Fail) continue;
+        if (!ids.empty()) {
+            ids += ", ";
+            reasons += "; ";
+        }
+        ids += check.id;
+        reasons += check.id + ": " + check.reason;
+    }
+    if (ids.empty()) return "no check passed it";
+    return "failed " + ids + " (" + reasons + ")";
+}
+
+std::uint64_t usec_since_epoch(std::chrono::system_clock::time_point t) {
+    if (t == std::chrono::system_clock::time_point{}) return 0;
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Names and arguments
+
+std::string_view to_string(DriftKind kind) noexcept {
+    switch (kind) {
+        case DriftKind::Missing:
+            return "missing";
+        case DriftKind::Foreign:
+            return "foreign";
+        case DriftKind::SealedBypass:
+            return "sealed-bypass";
+    }
+    return "missing";
+}
+
+std::string_view to_string(ProvisionOutcome outcome) noexcept {
+    switch (outcome) {
+        case ProvisionOutcome::Enrolled:
+            return "enrolled";
+        case ProvisionOutcome::AlreadyEnrolled:
+            return "already-enrolled";
+        case ProvisionOutcome::Refused:
+            return "refused";
+    }
+    return "refused";
+}
+
+std::string_view to_string(KeyOrigin origin) noexcept {
+    switch (origin) {
+        case KeyOrigin::Anchord:
+            return "anchord";
+        case KeyOrigin::Builtin:
+            return "builtin";
+        case KeyOrigin::Foreign:
+            return "foreign";
+    }
+    return "foreign";
+}
+
+std::string quote_argument(std::string_view text, std::size_t max) {
+    std::string out;
+    std::size_t shown = 0;
+    for (unsigned char c : text) {
+        if (shown == max) {
+            out += "...";
+            break;
+        }
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        }
+        ++shown;
+    }
+    return "'" + out + "'";
+}
+
+LogicalKeyring parse_keyring_argument(std::string_view name) {
+    if (name.size() > kMaxKeyringNameLength) {
+        throw Error(ErrorCode::InvalidArgument,
+                    "keyring name " + quote_argument(name, kMaxKeyringNameLength) +
+                        " is too long (" + std::to_string(name.size()) + " bytes, at most " +
+                        std::to_string(kMaxKeyringNameLength) + ")");
+    }
+    auto k = parse_logical_keyring(name);
+    if (!k) {
+        throw Error(ErrorCode::InvalidArgument, "unknown keyring " + quote_argument(name) +
+                                                    ": expected one of " + keyring_list());
+    }
+    return *k;
+}
+
+Fingerprint parse_fingerprint_argument(std::string_view text) {
+    if (text.size() > kMaxFingerprintLength) {
+        throw Error(ErrorCode::InvalidArgument,
+                    "fingerprint " + quote_argument(text, kMaxFingerprintLength) +
+                        " is too long (" + std::to_string(text.size()) + " bytes, at most " +
+                        std::to_string(kMaxFingerprintLength) + ")");
+    }
+    auto fp = Fingerprint::parse(text);
+    if (!fp) {
+        throw Error(ErrorCode::InvalidArgument,
+                    "not a fingerprint: " + quote_argument(text) +
+                        " (expected \"sha256:\" and 64 hexadecimal digits)");
+    }
+    return *fp;
+}
+
+Policy load_policy_file(const fs::path& file) {
+    std::string text;
+    try {
+        text = read_bounded(file, kMaxPolicyFileSize, ErrorCode::InvalidPolicy);
+    } catch (const Error& e) {
+        throw Error(ErrorCode::InvalidPolicy, std::string("policy: ") + e.what());
+    }
+    try {
+        return parse_policy(text);
+    } catch (const Error& e) {
+        throw Error(ErrorCode::InvalidPolicy, file.string() + ": " + e.what());
+    }
+}
+
+std::vector<fs::path> certificate_files(const fs::path& dir) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        throw Error(ErrorCode::InvalidArgument, dir.string() + " is not a folder");
+    }
+    std::vector<fs::path> files;
+    fs::directory_iterator it(dir, ec);
+    if (ec)
+        throw Error(ErrorCode::InvalidArgument,
+                    "cannot list " + dir.string() + ": " + ec.message());
+    for (const auto& entry : it) {
+        if (is_certificate_file_name(entry.path())) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+Bytes read_certificate_file(const fs::path& file) {
+    auto text = read_bounded(file, kMaxCertificateFileSize, ErrorCode::InvalidArgument);
+    return Bytes(text.begin(), text.end());
+}
+
+std::vector<Certificate> load_anchor_folder(const fs::path& dir) {
+    std::vector<Certificate> anchors;
+    for (const auto& file : certificate_files(dir)) {
+        auto bytes = read_certificate_file(file);
+        try {
+            for (auto& cert : read_certificates(bytes)) anchors.push_back(std::move(cert));
+        } catch (const Error& e) {
+            throw Error(e.code(), file.string() + ": " + e.what());
+        }
+    }
+    if (anchors.empty()) {
+        throw Error(ErrorCode::InvalidArgument,
+                    "no anchor certificate (*.der, *.pem) in " + dir.string());
+    }
+    return anchors;
+}
+
+// ---------------------------------------------------------------------------
+// What a reader sees, copied at once so it is consistent.
+
+struct Manager::Snapshot {
+    std::shared_ptr<const Policy> policy;
+    std::shared_ptr<const state::State> state;
+    std::shared_ptr<const CertificateMap> certificates;  // of the records
+    std::shared_ptr<const LinkMap> linked;
+    std::map<LogicalKeyring, bool> seal_kernel;
+};
+
+// Listener calls gathered while locks are held, delivered after.
+class Manager::Notes {
+  public:
+    void add(std::function<void(Listener&)> f) { items_.push_back(std::move(f)); }
+    std::vector<std::function<void(Listener&)>> take() { return std::exchange(items_, {}); }
+
+  private:
+    std::vector<std::function<void(Listener&)>> items_;
+};
+
+namespace {
+
+// Finds which certificate a kernel key is: by the serial anchord linked it
+// as, else by the kernel's description of it.
+class KeyIdentifier {
+  public:
+    KeyIdentifier(const CertificateMap& records, const std::vector<Certificate>& anchors,
+                  const LinkMap& linked)
+        : linked_(linked) {
+        for (const auto& [fp, cert] : records)
+            by_description_.emplace(cert.info().kernel_description, fp);
+        for (const auto& cert : anchors) {
+            by_description_.emplace(cert.info().kernel_description, cert.info().fingerprint);
+        }
+    }
+
+    // `preferred`: when several certificates share a description (same
+    // name and key), the one recorded in this keyring wins.
+    std::optional<Fingerprint> identify(LogicalKeyring keyring, const keyring::KeyEntry& key,
+                                        const std::set<Fingerprint>& preferred) const {
+        for (auto it = linked_.lower_bound({keyring, Fingerprint{}});
+             it != linked_.end() && it->first.first == keyring; ++it) {
+            if (it->second.contains(key.serial)) return it->first.second;
+        }
+        auto [lo, hi] = by_description_.equal_range(key.description);
+        std::optional<Fingerprint> any;
+        for (auto it = lo; it != hi; ++it) {
+            if (preferred.contains(it->second)) return it->second;
+            if (!any) any = it->second;
+        }
+        return any;
+    }
+
+  private:
+    const LinkMap& linked_;
+    std::multimap<std::string, Fingerprint> by_description_;
+};
+
+std::set<Fingerprint> recorded_in(const state::State& state, LogicalKeyring keyring) {
+    std::set<Fingerprint> out;
+    for (const auto& r : state.records) {
+        if (r.keyring == keyring) out.insert(r.fingerprint);
+    }
+    return out;
+}
+
+// The key a keyring holds for `fingerprint`, if any.
+std::optional<KeySerial> find_linked(const KeyIdentifier& identifier, LogicalKeyring keyring,
+                                     const Fingerprint& fingerprint,
+                                     std::set<Fingerprint> preferred,
+                                     const std::vector<keyring::KeyEntry>& keys) {
+    preferred.insert(fingerprint);
+    for (const auto& key : keys) {
+        auto fp = identifier.identify(keyring, key, preferred);
+        if (fp && *fp == fingerprint) return key.serial;
+    }
+    return std::nullopt;
+}
+
+std::shared_ptr<const CertificateMap> parse_records(const state::State& state,
+                                                    const CertificateMap* previous) {
+    auto map = std::make_shared<CertificateMap>();
+    for (const auto& r : state.records) {
+        if (map->contains(r.fingerprint)) continue;
+        if (previous) {
+            if (auto it = previous->find(r.fingerprint); it != previous->end()) {
+                map->emplace(r.fingerprint, it->second);
+                continue;
+            }
+        }
+        try {
+            map->emplace(r.fingerprint, parse_der_certificate(r.der));
+        } catch (const Error& e) {
+            journal::log(LOG_ERR,
+                         "a recorded certificate cannot be read and will not be applied: " +
+                             std::string(e.what()),
+                         fields(r.keyring, r.fingerprint));
+        }
+    }
+    return map;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Construction
+
+Manager::Manager(ManagerSetup setup)
+    : keyrings_(std::move(setup.keyrings)),
+      kernel_(std::move(setup.kernel)),
+      policy_file_(std::move(setup.policy_file)),
+      anchors_(std::move(setup.anchors)),
+      store_(std::move(setup.store)),
+      policy_(std::make_shared<const Policy>(std::move(setup.policy))),
+      state_(std::make_shared<const state::State>(std::move(setup.state))),
+      linked_(std::make_shared<const LinkMap>()) {
+    for (const auto& a : anchors_) anchor_fingerprints_.insert(a.info().fingerprint);
+    certificates_ = parse_records(*state_, nullptr);
+}
+
+Manager::~Manager() = default;
+
+void Manager::set_listener(Listener* listener) {
+    listener_.store(listener);
+}
+
+void Manager::deliver(Notes& notes) {
+    auto items = notes.take();
+    if (items.empty()) return;
+    // No lock is held here: the listener talks to sd-bus, whose own lock the
+    // bus thread may hold while it waits for the manager.
+    Listener* listener = listener_.load();
+    if (!listener) return;
+    for (auto& f : items) {
+        try {
+            f(*listener);
+        } catch (const std::exception& e) {
+            // A signal that cannot be sent must not undo a change made.
+            journal::log(LOG_WARNING,
+                         std::string("cannot announce a change on the bus: ") + e.what());
+        }
+    }
+}
+
+Manager::Snapshot Manager::snapshot() const {
+    std::lock_guard lock(data_mutex_);
+    return Snapshot{policy_, state_, certificates_, linked_, seal_kernel_};
+}
+
+void Manager::save_locked(const state::State& next) {
+    store_.save(next);  // throws Error(StateError)
+    auto certs = parse_records(next, snapshot().certificates.get());
+    std::lock_guard lock(data_mutex_);
+    state_ = std::make_shared<const state::State>(next);
+    certificates_ = std::move(certs);
+}
+
+void Manager::remember_link(LogicalKeyring keyring, const Fingerprint& fingerprint,
+                            KeySerial serial) {
+    std::lock_guard lock(data_mutex_);
+    auto next = std::make_shared<LinkMap>(*linked_);
+    (*next)[{keyring, fingerprint}].insert(serial);
+    linked_ = std::move(next);
+}
+
+void Manager::forget_links(LogicalKeyring keyring, const Fingerprint& fingerprint) {
+    std::lock_guard lock(data_mutex_);
+    auto next = std::make_shared<LinkMap>(*linked_);
+    next->erase({keyring, fingerprint});
+    linked_ = std::move(next);
+}
+
+// ---------------------------------------------------------------------------
+// Views of the kernel
+
+std::vector<keyring::KeyEntry> Manager::certificate_keys(LogicalKeyring keyring) const {
+    const auto& location = keyrings_.location(keyring);
+    if (!location.serial) return {};
+    std::vector<keyring::KeyEntry> keys;
+    for (auto& key : keyrings_.list(keyring)) {
+        if (is_certificate_key(key)) keys.push_back(std::move(key));
+    }
+    return keys;
+}
+
+TrustSnapshot Manager::trust_snapshot(const Snapshot& view) const {
+    TrustSnapshot trust;
+    for (const auto& r : view.state->records) {
+        if (auto it = view.certificates->find(r.fingerprint); it != view.certificates->end()) {
+            trust.certificates[r.keyring].push_back(it->second);
+        }
+    }
+    for (const auto& a : anchors_) trust.certificates[LogicalKeyring::Builtin].push_back(a);
+
+    KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
+    for (const auto& [k, location] : keyrings_.locations()) {
+        if (!location.serial) continue;
+        if (!location.kernel_restricted) trust.unguarded.insert(k);
+        std::vector<keyring::KeyEntry> keys;
+        try {
+            keys = certificate_keys(k);
+        } catch (const Error& e) {
+            journal::log(LOG_WARNING, std::string("cannot list a keyring: ") + e.what(), fields(k));
+            continue;
+        }
+        auto recorded = recorded_in(*view.state, k);
+        for (const auto& key : keys) {
+            auto fp = identifier.identify(k, key, recorded);
+            if (fp) {
+                bool listed = recorded.contains(*fp) ||
+                              (k == LogicalKeyring::Builtin && anchor_fingerprints_.contains(*fp));
+                if (listed) continue;
+                // A certificate anchord knows, linked elsewhere too.
+                auto cert = view.certificates->find(*fp);
+                if (cert != view.certificates->end()) {
+                    trust.certificates[k].push_back(cert->second);
+                    continue;
+                }
+                auto anchor =
+                    std::find_if(anchors_.begin(), anchors_.end(),
+                                 [&](const Certificate& c) { return c.info().fingerprint == *fp; });
+                if (anchor != anchors_.end()) {
+                    trust.certificates[k].push_back(*anchor);
+                    continue;
+                }
+            }
+            auto skid =
+                key.subject_key_id ? key.subject_key_id : skid_from_description(key.description);
+            trust.opaque_keys[k].push_back(OpaqueKey{key.serial, key.description, std::move(skid)});
+        }
+    }
+    trust.kernel_blacklist_tbs = keyrings_.blacklist_tbs();
+    trust.kernel_blacklist_bin = keyrings_.blacklist_bin();
+    return trust;
+}
+
+// ---------------------------------------------------------------------------
+// Verify
+
+std::vector<CertificateResult> Manager::verify(ByteView bundle,
+                                               std::string_view keyring_name) const {
+    auto k = parse_keyring_argument(keyring_name);
+    auto entries = read_bundle(bundle);  // whole-input problems throw
+    auto view = snapshot();
+    auto trust = trust_snapshot(view);
+    auto now = std::chrono::system_clock::now();
+    const bool sealed = view.state->sealed.contains(k);
+
+    std::vector<CertificateResult> results;
+    results.reserve(entries.size());
+    for (const auto& entry : entries) {
+        CertificateResult r;
+        r.index = static_cast<std::uint32_t>(entry.index);
+        bool policy_ok = false;
+        if (entry.certificate) {
+            const auto& cert = *entry.certificate;
+            r.fingerprint = cert.info().fingerprint;
+            auto verdict = evaluate(cert, k, *view.policy, trust, kernel_, now);
+            policy_ok = verdict.accepted;
+            r.checks = std::move(verdict.checks);
+            r.belongs_in = verdict.belongs_in;
+            // The rest of the bundle may chain on it, as Enroll links in order.
+            if (policy_ok) trust.certificates[k].push_back(cert);
+        } else if (entry.error) {
+            r.checks.push_back({"certificate.readable", Outcome::Fail, entry.error->what()});
+        }
+        // The kernel is asked even when the policy refused: its answer is
+        // what a person needs to see to tell the two gates apart.
+        if (!entry.der.empty()) {
+            try {
+                auto trial = keyrings_.trial(k, entry.der);
+                r.kernel = {trial.accepted, trial.error_name, trial.reason};
+            } catch (const keyring::KernelError& e) {
+                r.kernel = {false, keyring::errno_name(e.error_number()), e.what()};
+            } catch (const Error& e) {
+                r.kernel = {false, "", e.what()};
+            }
+        } else {
+            r.kernel = {false, "", "not asked: there are no bytes to give the kernel"};
+        }
+        // anchord's own seal is no restriction the scratch keyring could
+        // carry: say it here, as Enroll would refuse.
+        if (sealed) {
+            r.checks.push_back({"anchord.sealed", Outcome::Fail,
+                                "keyring " + name_of(k) + " is sealed: it takes no further key"});
+            policy_ok = false;
+        }
+        r.accepted = policy_ok && r.kernel.accepted;
+        results.push_back(std::move(r));
+    }
+    // A dry run changes nothing: no decision event, a debug line only.
+    auto accepted = std::count_if(results.begin(), results.end(),
+                                  [](const CertificateResult& r) { return r.accepted; });
+    journal::log(LOG_DEBUG,
+                 "verify: " + std::to_string(accepted) + " of " + std::to_string(results.size()) +
+                     " certificate(s) acceptable for " + name_of(k),
+                 fields(k));
+    return results;
+}
+
+// ---------------------------------------------------------------------------
+// Enroll
+
+std::vector<CertificateResult> Manager::enroll(ByteView bundle, std::string_view keyring_name,
+                                               const EnrollOptions& options,
+                                               const Requester& requester) {
+    auto k = parse_keyring_argument(keyring_name);
+    Notes notes;
+    std::vector<CertificateResult> results;
+    try {
+        std::lock_guard lock(change_mutex_);
+        results = enroll_locked(bundle, k, options, requester, state::Origin::Api, "", notes);
+        refresh_drift_locked(notes);
+    } catch (...) {
+        deliver(notes);
+        throw;
+    }
+    deliver(notes);
+    return results;
+}
+
+std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKeyring k,
+                                                      const EnrollOptions& options,
+                                                      const Requester& requester,
+                                                      state::Origin origin,
+                                                      const std::string& source, Notes& notes) {
+    auto view = snapshot();
+    const auto& location = keyrings_.location(k);
+    const journal::Fields where = fields(k, std::nullopt, requester.uid);
+
+    if (view.state->sealed.contains(k)) {
+        journal::warning(journal::Event::Refused,
+                         "enrollment into a sealed keyring refused: " + name_of(k),
+                         fields(k, std::nullopt, requester.uid, "sealed"));
+        throw Error(ErrorCode::Sealed, "keyring " + name_of(k) + " (" + location.kernel_name +
+                                           ") is sealed: it takes no further key");
+    }
+    if (!location.serial) {
+        throw Error(ErrorCode::NotFound, "keyring " + name_of(k) + " (" +
+                                             (location.kernel_name.empty() ? std::string("unmapped")
+                                                                           : location.kernel_name) +
+                                             ") does not exist on this kernel");
+    }
+
+    auto entries = read_bundle(bundle);  // whole-input problems throw
+    auto trust = trust_snapshot(view);
+    auto now = std::chrono::system_clock::now();
+    auto present = certificate_keys(k);
+    KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
+    const auto recorded = recorded_in(*view.state, k);
+
+    enum class Plan { Refused, AlreadyEnrolled, Duplicate, Link };
+    struct Step {
+        Plan plan = Plan::Refused;
+        std::optional<Certificate> certificate;
+        std::size_t first = 0;  // for Duplicate: the position it repeats
+    };
+    std::vector<CertificateResult> results(entries.size());
+    std::vector<Step> steps(entries.size());
+    std::optional<Error> first_failure;
+    std::map<Fingerprint, std::size_t> seen;
+
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        auto& entry = entries[i];
+        auto& r = results[i];
+        auto& step = steps[i];
+        r.index = static_cast<std::uint32_t>(entry.index);
+        if (!entry.certificate) {
+            std::string why = entry.error ? entry.error->what() : "unreadable";
+            r.checks.push_back({"certificate.readable", Outcome::Fail, why});
+            r.kernel = {false, "", "not linked: the certificate could not be read"};
+            if (!first_failure) first_failure = Error(ErrorCode::InvalidCertificate, why);
+            journal::warning(journal::Event::Refused, "unreadable certificate refused: " + why,
+                             fields(k, std::nullopt, requester.uid, "invalid"));
+            continue;
+        }
+        const auto& cert = *entry.certificate;
+        const auto& fp = cert.info().fingerprint;
+        r.fingerprint = fp;
+        if (auto it = seen.find(fp); it != seen.end()) {
+            step.plan = Plan::Duplicate;
+            step.first = it->second;
+            continue;
+        }
+        seen.emplace(fp, i);
+
+        auto verdict = evaluate(cert, k, *view.policy, trust, kernel_, now);
+        r.checks = verdict.checks;
+        r.belongs_in = verdict.belongs_in;
+
+        if (view.state->find(fp, k)) {
+            if (auto serial = find_linked(identifier, k, fp, recorded, present)) {
+                step.plan = Plan::AlreadyEnrolled;
+                r.accepted = true;
+                r.serial = *serial;
+                r.kernel = {true, "", "already enrolled and linked"};
+                continue;
+            }
+            // Recorded but gone from the kernel: link it again below.
+        }
+        const auto* keyring_policy = view.policy->find(k);
+        if (!verdict.accepted || !keyring_policy || !keyring_policy->enrollable) {
+            std::string why =
+                describe_position(i, fp) + " refused by the policy for keyring " + name_of(k) +
+                ": " +
+                (verdict.accepted ? std::string("the policy makes the keyring not enrollable")
+                                  : failed_checks(verdict));
+            r.kernel = {false, "", "not linked: the policy refused it"};
+            if (!first_failure) first_failure = Error(ErrorCode::PolicyRejected, why);
+            journal::warning(journal::Event::Refused, why,
+                             fields(k, fp, requester.uid, "policy-rejected"));
+            continue;
+        }
+        step.plan = Plan::Link;
+        step.certificate = cert;
+        // Later certificates of the bundle may chain on this one: it will be
+        // linked before them.
+        trust.certificates[k].push_back(cert);
+    }
+
+    auto mirror_duplicates = [&] {
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            if (steps[i].plan != Plan::Duplicate) continue;
+            auto index = results[i].index;
+            results[i] = results[steps[i].first];
+            results[i].index = index;
+        }
+    };
+
+    if (first_failure && !options.partial) throw *first_failure;
+
+    std::vector<std::size_t> to_link;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        if (steps[i].plan == Plan::Link) to_link.push_back(i);
+    }
+    if (to_link.empty()) {
+        mirror_duplicates();
+        return results;
+    }
+
+    // Write-ahead: should anchord die between the link and the record, the
+    // next start knows what was under way.
+    state::State next = *view.state;
+    for (auto i : to_link)
+        next.add_intent({results[i].fingerprint.value(), k, state::IntentAction::Link});
+    save_locked(next);
+
+    auto settle_intents = [&](state::State& s) {
+        for (auto i : to_link)
+            s.clear_intent({results[i].fingerprint.value(), k, state::IntentAction::Link});
+    };
+    auto abandon = [&] {
+        // Nothing of this call stays: forget the intents (best effort; a
+        // failure here leaves them for the next start to settle).
+        state::State back = next;
+        settle_intents(back);
+        try {
+            save_locked(back);
+        } catch (const Error& e) {
+            journal::log(LOG_ERR, std::string("cannot clear write-ahead intents: ") + e.what(),
+                         where);
+        }
+    };
+
+    std::vector<keyring::LinkGuard> guards;
+    std::vector<std::size_t> linked;
+    for (auto i : to_link) {
+        const auto& cert = *steps[i].certificate;
+        auto& r = results[i];
+        try {
+            auto added = keyrings_.add(k, cert.der());
+            // A key with the same description was there already and the
+            // kernel replaced it with this one: undoing must not remove it.
+            if (!added.already_present) guards.emplace_back(added.serial, *location.serial);
+            r.accepted = true;
+            r.serial = added.serial;
+            r.kernel = {true, "", "linked into " + location.kernel_name};
+            linked.push_back(i);
+        } catch (const keyring::KernelError& e) {
+            std::string name = keyring::errno_name(e.error_number());
+            r.accepted = false;
+            r.kernel = {false, name, e.what()};
+            std::string why = describe_position(i, r.fingerprint) + " refused by the kernel (" +
+                              name + "): " + e.what();
+            journal::warning(journal::Event::Refused, why,
+                             fields(k, r.fingerprint, requester.uid, "kernel-rejected:" + name));
+            if (!options.partial) {
+                guards.clear();  // unlinks what this call linked
+                abandon();
+                throw Error(e.code(), why);
+            }
+        }
+    }
+
+    settle_intents(next);
+    for (auto i : linked) {
+        const auto& fp = results[i].fingerprint.value();
+        if (next.find(fp, k)) continue;  // linked again after drift: keep its record
+        state::Record record;
+        record.fingerprint = fp;
+        record.keyring = k;
+        record.der = steps[i].certificate->der();
+        record.origin = origin;
+        record.source = source;
+        record.enrolled_at = std::chrono::floor<std::chrono::seconds>(now);
+        record.caller_uid = requester.uid;
+        next.records.push_back(std::move(record));
+    }
+    try {
+        save_locked(next);
+    } catch (const Error& e) {
+        guards.clear();
+        abandon();
+        throw Error(ErrorCode::StateError,
+                    std::string("the enrollment was undone because the state cannot be saved: ") +
+                        e.what());
+    }
+    for (auto& g : guards) g.commit();
+
+    for (auto i : linked) {
+        const auto& fp = results[i].fingerprint.value();
+        auto serial = results[i].serial;
+        remember_link(k, fp, serial);
+        journal::info(journal::Event::Enrolled,
+                      describe_position(i, fp) + " enrolled into " + name_of(k) + " as key " +
+                          std::to_string(serial.value),
+                      fields(k, fp, requester.uid, "accepted"));
+        notes.add([k, fp, serial](Listener& l) { l.key_enrolled(k, fp, serial); });
+    }
+    if (!linked.empty()) notes.add([k](Listener& l) { l.keys_changed(k); });
+    mirror_duplicates();
+    return results;
+}
+
+// ---------------------------------------------------------------------------
+// Remove
+
+void Manager::remove(std::string_view fingerprint_text, std::string_view keyring_name,
+                     const Requester& requester) {
+    auto fp = parse_fingerprint_argument(fingerprint_text);
+    auto k = parse_keyring_argument(keyring_name);
+    Notes notes;
+    try {
+        std::lock_guard lock(change_mutex_);
+        auto view = snapshot();
+        if (!view.state->find(fp, k)) {
+            throw Error(ErrorCode::NotFound,
+                        fp.to_string() + " is not enrolled by anchord in keyring " + name_of(k));
+        }
+        state::State next = *view.state;
+        state::Intent intent{fp, k, state::IntentAction::Unlink};
+        next.add_intent(intent);
+        save_locked(next);
+
+        std::vector<KeySerial> serials;
+        const auto& location = keyrings_.location(k);
+        if (location.serial) {
+            KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
+            auto recorded = recorded_in(*view.state, k);
+            for (const auto& key : certificate_keys(k)) {
+                auto id = identifier.identify(k, key, recorded);
+                if (id && *id == fp) serials.push_back(key.serial);
+            }
+        }
+        for (auto serial : serials) {
+            try {
+                keyrings_.unlink(k, serial);
+            } catch (const keyring::KernelError& e) {
+                if (e.code() != ErrorCode::NotFound) throw;  // the intent stays for the next start
+            }
+        }
+        next.erase(fp, k);
+        next.clear_intent(intent);
+        save_locked(next);
+        forget_links(k, fp);
+        journal::info(journal::Event::Removed,
+                      fp.to_string() + " removed from " + name_of(k) + " (" +
+                          std::to_string(serials.size()) + " key(s) unlinked)",
+                      fields(k, fp, requester.uid, "removed"));
+        notes.add([k, fp](Listener& l) { l.key_removed(k, fp); });
+        notes.add([k](Listener& l) { l.keys_changed(k); });
+        refresh_drift_locked(notes);
+    } catch (...) {
+        deliver(notes);
+        throw;
+    }
+    deliver(notes);
+}
+
+// ---------------------------------------------------------------------------
+// Seal
+
+bool Manager::seal(std::string_view keyring_name, const Requester& requester) {
+    auto k = parse_keyring_argument(keyring_name);
+    Notes notes;
+    bool kernel_enforced = false;
+    try {
+        std::lock_guard lock(change_mutex_);
+        auto view = snapshot();
+        const auto& location = keyrings_.location(k);
+        if (!location.serial) {
+            throw Error(ErrorCode::NotFound,
+                        "keyring " + name_of(k) + " does not exist on this kernel");
+        }
+        if (view.state->sealed.contains(k)) {
+            auto it = view.seal_kernel.find(k);
+            return it != view.seal_kernel.end() && it->second;
+        }
+        try {
+            kernel_enforced = keyrings_.seal(k);
+        } catch (const keyring::KernelError& e) {
+            if (e.code() != ErrorCode::AccessDenied) throw;
+            // A keyring the kernel made: root cannot restrict it.
+            kernel_enforced = false;
+        }
+        state::State next = *view.state;
+        next.sealed.insert(k);
+        try {
+            save_locked(next);
+        } catch (const Error& e) {
+            throw Error(ErrorCode::StateError,
+                        std::string("the keyring is sealed in the kernel until reboot, but anchord "
+                                    "cannot remember it: ") +
+                            e.what());
+        }
+        {
+            std::lock_guard data(data_mutex_);
+            seal_kernel_[k] = kernel_enforced;
+        }
+        journal::info(
+            journal::Event::Sealed,
+            "keyring " + name_of(k) + " sealed " +
+                (kernel_enforced ? "by the kernel" : "by anchord (the kernel cannot seal it)"),
+            fields(k, std::nullopt, requester.uid,
+                   kernel_enforced ? "kernel-enforced" : "anchord-enforced"));
+        notes.add([k, kernel_enforced](Listener& l) { l.keyring_sealed(k, kernel_enforced); });
+        refresh_drift_locked(notes);
+    } catch (...) {
+        deliver(notes);
+        throw;
+    }
+    deliver(notes);
+    return kernel_enforced;
+}
+
+// ---------------------------------------------------------------------------
+// Start-up and reconciliation
+
+void Manager::settle_intents_locked(Notes& notes) {
+    auto view = snapshot();
+    if (view.state->pending.empty()) return;
+    state::State next = *view.state;
+    for (const auto& intent : view.state->pending) {
+        const auto k = intent.keyring;
+        const auto& location = keyrings_.location(k);
+        std::vector<KeySerial> serials;
+        if (location.serial) {
+            try {
+                KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
+                auto recorded = recorded_in(*view.state, k);
+                for (const auto& key : certificate_keys(k)) {
+                    auto id = identifier.identify(k, key, recorded);
+                    if (id && *id == intent.fingerprint) serials.push_back(key.serial);
+                }
+            } catch (const Error& e) {
+                journal::log(LOG_WARNING, std::string("cannot list a keyring: ") + e.what(),
+                             fields(k));
+            }
+        }
+        bool unlink = false;
+        if (intent.action == state::IntentAction::Link) {
+            // The caller never heard of success: the enrollment did not happen.
+            unlink = !next.find(intent.fingerprint, k);
+            journal::info(journal::Event::Removed,
+                          "an enrollment interrupted before it was recorded is rolled back",
+                          fields(k, intent.fingerprint, std::nullopt, "rolled-back"));
+        } else {
+            // The caller asked for the removal: finish it.
+            unlink = true;
+            next.erase(intent.fingerprint, k);
+            journal::info(journal::Event::Removed, "an interrupted removal is finished",
+                          fields(k, intent.fingerprint, std::nullopt, "removed"));
+        }
+        if (unlink) {
+            for (auto serial : serials) {
+                try {
+                    keyrings_.unlink(k, serial);
+                } catch (const Error& e) {
+                    journal::log(LOG_WARNING, std::string("cannot unlink: ") + e.what(), fields(k));
+                }
+            }
+            if (!serials.empty()) notes.add([k](Listener& l) { l.keys_changed(k); });
+        }
+        next.clear_intent(intent);
+    }
+    save_locked(next);
+}
+
+void Manager::reapply_locked(Notes& notes) {
+    auto view = snapshot();
+    struct Pending {
+        const state::Record* record;
+        std::string last_error;
+    };
+    std::vector<Pending> pending;
+    for (auto k : kApplyOrder) {
+        const auto& location = keyrings_.location(k);
+        bool any = false;
+        for (const auto& r : view.state->records) any = any || r.keyring == k;
+        if (!any) continue;
+        if (!location.serial) {
+            journal::warning(journal::Event::Drift,
+                             "recorded certificates cannot be applied: keyring " + name_of(k) +
+                                 " does not exist on this kernel",
+                             fields(k));
+            continue;
+        }
+        std::vector<keyring::KeyEntry> keys;
+        try {
+            keys = certificate_keys(k);
+        } catch (const Error& e) {
+            journal::log(LOG_WARNING, std::string("cannot list a keyring: ") + e.what(), fields(k));
+        }
+        KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
+        const auto recorded = recorded_in(*view.state, k);
+        for (const auto& r : view.state->records) {
+            if (r.keyring != k || !view.certificates->contains(r.fingerprint)) continue;
+            if (auto serial = find_linked(identifier, k, r.fingerprint, recorded, keys)) {
+                remember_link(k, r.fingerprint, *serial);
+                continue;
+            }
+            pending.push_back({&r, ""});
+        }
+    }
+    // Several passes: a certificate whose voucher is linked later in the
+    // same pass gets its turn in the next one.
+    bool progress = true;
+    while (progress && !pending.empty()) {
+        progress = false;
+        for (auto it = pending.begin(); it != pending.end();) {
+            const auto& r = *it->record;
+            try {
+                auto added = keyrings_.add(r.keyring, r.der);
+                remember_link(r.keyring, r.fingerprint, added.serial);
+                journal::info(
+                    journal::Event::Reapplied,
+                    r.fingerprint.to_string() + " linked again into " + name_of(r.keyring),
+                    fields(r.keyring, r.fingerprint, r.caller_uid, "reapplied"));
+                auto k = r.keyring;
+                notes.add([k](Listener& l) { l.keys_changed(k); });
+                it = pending.erase(it);
+                progress = true;
+            } catch (const Error& e) {
+                it->last_error = e.what();
+                ++it;
+            }
+        }
+    }
+    for (const auto& p : pending) {
+        journal::error(journal::Event::Drift,
+                       "a recorded certificate cannot be linked again: " + p.last_error,
+                       fields(p.record->keyring, p.record->fingerprint, std::nullopt, "missing"));
+    }
+}
+
+void Manager::restore() {
+    Notes notes;
+    {
+        std::lock_guard lock(change_mutex_);
+        settle_intents_locked(notes);
+        reapply_locked(notes);
+        auto view = snapshot();
+        for (auto k : view.state->sealed) {
+            bool kernel_enforced = false;
+            try {
+                kernel_enforced = keyrings_.seal(k);
+            } catch (const Error& e) {
+                journal::log(LOG_NOTICE,
+                             "keyring " + name_of(k) + " keeps anchord's own seal: " + e.what(),
+                             fields(k));
+            }
+            {
+                std::lock_guard data(data_mutex_);
+                seal_kernel_[k] = kernel_enforced;
+            }
+            journal::info(journal::Event::Sealed, "keyring " + name_of(k) + " sealed again",
+                          fields(k, std::nullopt, std::nullopt,
+                                 kernel_enforced ? "kernel-enforced" : "anchord-enforced"));
+        }
+    }
+    deliver(notes);
+}
+
+std::vector<ProvisionEntry> Manager::provision(const fs::path& dropin_dir) {
+    std::vector<ProvisionEntry> out;
+    Notes notes;
+    std::error_code ec;
+    if (!fs::exists(dropin_dir, ec)) {
+        journal::log(LOG_INFO,
+                     "no drop-in folder " + dropin_dir.string() + ": nothing to provision");
+    } else {
+        std::lock_guard lock(change_mutex_);
+        std::vector<std::pair<std::string, fs::path>> folders;  // (name, path)
+        std::vector<fs::path> loose;
+        try {
+            for (const auto& entry : fs::directory_iterator(dropin_dir)) {
+                if (entry.is_directory()) {
+                    folders.emplace_back(entry.path().filename().string(), entry.path());
+                } else if (is_certificate_file_name(entry.path())) {
+                    loose.push_back(entry.path());
+                }
+            }
+        } catch (const fs::filesystem_error& e) {
+            journal::log(LOG_ERR, "cannot read the drop-in folder: " + std::string(e.what()));
+        }
+        // Known keyrings in the order vouchers come first; the rest by name.
+        auto rank = [](const std::string& name) {
+            auto k = parse_logical_keyring(name);
+            if (!k) return kApplyOrder.size();
+            return static_cast<std::size_t>(std::find(kApplyOrder.begin(), kApplyOrder.end(), *k) -
+                                            kApplyOrder.begin());
+        };
+        std::sort(folders.begin(), folders.end(), [&](const auto& a, const auto& b) {
+            return std::pair(rank(a.first), a.first) < std::pair(rank(b.first), b.first);
+        });
+        std::sort(loose.begin(), loose.end());
+        for (const auto& file : loose) {
+            out.push_back({file.string(), "", ProvisionOutcome::Refused,
+                           "not in a keyring folder (" + keyring_list() + ")"});
+        }
+        for (const auto& [name, folder] : folders) {
+            auto k = parse_logical_keyring(name);
+            std::vector<fs::path> files;
+            try {
+                files = certificate_files(folder);
+            } catch (const Error& e) {
+                out.push_back({folder.string(), name, ProvisionOutcome::Refused, e.what()});
+                continue;
+            }
+            for (const auto& file : files) {
+                ProvisionEntry entry{file.string(), name, ProvisionOutcome::Refused, ""};
+                try {
+                    if (!k) {
+                        throw Error(ErrorCode::InvalidArgument,
+                                    "unknown keyring folder " + quote_argument(name) +
+                                        ": expected one of " + keyring_list());
+                    }
+                    auto bytes = read_certificate_file(file);
+                    auto entries = read_bundle(bytes);
+                    auto view = snapshot();
+                    bool all_known = !entries.empty();
+                    for (const auto& e : entries) {
+                        all_known = all_known && e.certificate &&
+                                    view.state->find(e.certificate->info().fingerprint, *k);
+                    }
+                    if (all_known) {
+                        entry.outcome = ProvisionOutcome::AlreadyEnrolled;
+                        entry.reason = "already in the state for " + name;
+                    } else {
+                        auto results = enroll_locked(bytes, *k, EnrollOptions{}, Requester{0, ""},
+                                                     state::Origin::Dropin, file.string(), notes);
+                        entry.outcome = ProvisionOutcome::Enrolled;
+                        entry.reason = std::to_string(results.size()) + " certificate(s) enrolled";
+                    }
+                } catch (const Error& e) {
+                    entry.outcome = ProvisionOutcome::Refused;
+                    entry.reason = e.what();
+                    journal::warning(journal::Event::ProvisioningRefused,
+                                     "drop-in " + file.string() + " refused: " + e.what(),
+                                     fields(k, std::nullopt, 0, "refused"));
+                }
+                out.push_back(std::move(entry));
+            }
+        }
+    }
+    {
+        std::lock_guard data(data_mutex_);
+        provisioning_ = out;
+    }
+    deliver(notes);
+    return out;
+}
+
+std::vector<DriftEntry> Manager::reconcile(const Requester& requester) {
+    Notes notes;
+    std::vector<DriftEntry> drift;
+    {
+        std::lock_guard lock(change_mutex_);
+        journal::log(LOG_INFO, "reconciling on request",
+                     fields(std::nullopt, std::nullopt, requester.uid));
+        reapply_locked(notes);
+        drift = refresh_drift_locked(notes);
+    }
+    deliver(notes);
+    return drift;
+}
+
+// ---------------------------------------------------------------------------
+// Drift
+
+std::vector<DriftEntry> Manager::compute_drift(const Snapshot& view) const {
+    std::vector<DriftEntry> drift;
+    KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
+    for (auto k : kApplyOrder) {
+        const auto& location = keyrings_.location(k);
+        auto recorded = recorded_in(*view.state, k);
+        std::vector<keyring::KeyEntry> keys;
+        if (location.serial) {
+            try {
+                keys = certificate_keys(k);
+            } catch (const Error& e) {
+                journal::log(LOG_WARNING, std::string("cannot list a keyring: ") + e.what(),
+                             fields(k));
+                continue;
+            }
+        }
+        std::set<Fingerprint> found;
+        const auto* keyring_policy = view.policy->find(k);
+        bool enrollable = keyring_policy && keyring_policy->enrollable;
+        bool anchord_seal = false;
+        if (view.state->sealed.contains(k)) {
+            auto it = view.seal_kernel.find(k);
+            anchord_seal = it == view.seal_kernel.end() || !it->second;
+        }
+        for (const auto& key : keys) {
+            auto fp = identifier.identify(k, key, recorded);
+            if (fp && recorded.contains(*fp)) {
+                found.insert(*fp);
+                continue;
+            }
+            if (k == LogicalKeyring::Builtin || (fp && anchor_fingerprints_.contains(*fp)))
+                continue;
+            std::string shown = fp ? fp->to_string() : "";
+            std::string detail =
+                "key " + std::to_string(key.serial.value) + " \"" + key.description + "\"";
+            if (anchord_seal) {
+                drift.push_back({k, shown, DriftKind::SealedBypass,
+                                 detail + " is in a keyring anchord sealed"});
+            } else if (enrollable) {
+                drift.push_back(
+                    {k, shown, DriftKind::Foreign, detail + " was not enrolled by anchord"});
+            }
+        }
+        for (const auto& fp : recorded) {
+            if (found.contains(fp)) continue;
+            drift.push_back({k, fp.to_string(), DriftKind::Missing,
+                             location.serial ? "recorded but not linked in " + location.kernel_name
+                                             : "recorded but the keyring does not exist"});
+        }
+    }
+    std::sort(drift.begin(), drift.end());
+    return drift;
+}
+
+std::vector<DriftEntry> Manager::refresh_drift_locked(Notes& notes) {
+    auto drift = compute_drift(snapshot());
+    bool changed = false;
+    {
+        std::lock_guard data(data_mutex_);
+        changed = drift != drift_;
+        drift_ = drift;
+        compliant_ = drift.empty();
+        last_reconcile_ = std::chrono::system_clock::now();
+    }
+    if (changed) {
+        for (const auto& d : drift) {
+            journal::warning(journal::Event::Drift,
+                             "drift: " + std::string(to_string(d.kind)) + ": " + d.detail,
+                             fields(d.keyring, Fingerprint::parse(d.fingerprint), std::nullopt,
+                                    std::string(to_string(d.kind))));
+        }
+        if (drift.empty())
+            journal::info(journal::Event::Drift, "the keyrings match the desired state");
+        notes.add([drift](Listener& l) { l.drift_changed(drift, !drift.empty()); });
+    }
+    return drift;
+}
+
+std::vector<DriftEntry> Manager::refresh_drift() {
+    Notes notes;
+    std::vector<DriftEntry> drift;
+    {
+        std::lock_guard lock(change_mutex_);
+        drift = refresh_drift_locked(notes);
+    }
+    deliver(notes);
+    return drift;
+}
+
+// ---------------------------------------------------------------------------
+// Policy
+
+void Manager::reload_policy() {
+    Notes notes;
+    {
+        std::lock_guard lock(change_mutex_);
+        Policy fresh;
+        try {
+            fresh = load_policy_file(policy_file_);
+        } catch (const Error& e) {
+            journal::error(
+                journal::Event::PolicyLoaded,
+                std::string("the policy was not reloaded, the old one stays: ") + e.what(),
+                fields(std::nullopt, std::nullopt, std::nullopt, "invalid"));
+            throw;
+        }
+        auto digest = fresh.digest;
+        bool changed = false;
+        {
+            std::lock_guard data(data_mutex_);
+            changed = policy_->digest != digest;
+            policy_ = std::make_shared<const Policy>(std::move(fresh));
+        }
+        journal::info(
+            journal::Event::PolicyLoaded,
+            "policy " + policy_file_.string() + " loaded (" + digest + ")",
+            fields(std::nullopt, std::nullopt, std::nullopt, changed ? "changed" : "unchanged"));
+        if (changed) {
+            notes.add([](Listener& l) { l.policy_changed(); });
+            refresh_drift_locked(notes);
+        }
+    }
+    deliver(notes);
+}
+
+PolicyText Manager::policy() const {
+    auto view = snapshot();
+    return {policy_to_json(*view.policy), view.policy->digest};
+}
+
+// ---------------------------------------------------------------------------
+// Readers
+
+bool Manager::sandbox() const {
+    return keyrings_.is_sandbox();
+}
+
+std::string Manager::policy_digest() const {
+    std::lock_guard lock(data_mutex_);
+    return policy_->digest;
+}
+
+bool Manager::compliant() const {
+    std::lock_guard lock(data_mutex_);
+    return compliant_;
+}
+
+std::uint64_t Manager::last_reconcile_usec() const {
+    std::lock_guard lock(data_mutex_);
+    return usec_since_epoch(last_reconcile_);
+}
+
+std::vector<DriftEntry> Manager::drift() const {
+    std::lock_guard lock(data_mutex_);
+    return drift_;
+}
+
+std::vector<ProvisionEntry> Manager::provisioning() const {
+    std::lock_guard lock(data_mutex_);
+    return provisioning_;
+}
+
+KeyringView Manager::keyring(LogicalKeyring k) const {
+    auto view = snapshot();
+    const auto& location = keyrings_.location(k);
+    KeyringView out;
+    out.name = k;
+    out.kernel_name = location.kernel_name;
+    out.serial = location.serial.value_or(KeySerial{});
+    out.present = location.serial.has_value();
+    out.kernel_guarded = location.kernel_restricted;
+    out.sealed = view.state->sealed.contains(k);
+    if (const auto* p = view.policy->find(k)) out.role = std::string(to_string(p->role));
+    return out;
+}
+
+std::vector<KeyView> Manager::keys(LogicalKeyring k) const {
+    auto view = snapshot();
+    KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
+    auto recorded = recorded_in(*view.state, k);
+    std::vector<KeyView> out;
+    for (const auto& key : certificate_keys(k)) {
+        KeyView v;
+        v.serial = key.serial;
+        v.description = key.description;
+        v.fingerprint = identifier.identify(k, key, recorded);
+        if (v.fingerprint && recorded.contains(*v.fingerprint)) {
+            v.origin = KeyOrigin::Anchord;
+        } else if (k == LogicalKeyring::Builtin ||
+                   (v.fingerprint && anchor_fingerprints_.contains(*v.fingerprint))) {
+            v.origin = KeyOrigin::Builtin;
+        } else {
+            v.origin = KeyOrigin::Foreign;
+        }
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+}  // namespace anchord::manager

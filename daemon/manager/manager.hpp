@@ -1,0 +1,268 @@
+// anchord's logic: one context object that owns the policy, the desired
+// state and the keyrings, and decides every enrollment, removal, seal and
+// drift report. The bus objects (service/) are thin translations of this
+// API; the tests drive it directly too.
+//
+// Threading: every public method may be called from any thread. Changing
+// operations are serialised by one mutex held for their whole length; the
+// values that readers see (state, policy, drift, provisioning) are guarded
+// by a second mutex held only for copies, so a long enrollment never blocks
+// a property read. Listeners are told about changes after both mutexes are
+// released: a listener may call back into the manager or into sd-bus.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "anchord/certificate.hpp"
+#include "anchord/policy.hpp"
+#include "anchord/types.hpp"
+#include "anchord/verdict.hpp"
+#include "keyring/keyrings.hpp"
+#include "state/state_store.hpp"
+
+namespace anchord::manager {
+
+// Bounds on what a caller may send (the bus delivers up to 128 MiB).
+inline constexpr std::size_t kMaxFingerprintLength = 80;
+inline constexpr std::size_t kMaxKeyringNameLength = 32;
+inline constexpr std::size_t kMaxPolicyFileSize = 1024 * 1024;
+inline constexpr std::size_t kMaxCertificateFileSize = ReadLimits{}.max_bytes;
+
+// Who asked for a change, for the record and the journal.
+struct Requester {
+    std::uint32_t uid = 0;
+    std::string bus_name;  // ":1.42"; "" for anchord itself
+};
+
+// The kernel's answer for one certificate: to a trial (Verify) or to the
+// real link (Enroll).
+struct KernelAnswer {
+    bool accepted = false;
+    std::string error_name;  // "ENOKEY", ...; "" when accepted or not asked
+    std::string reason;
+};
+
+// One position of a bundle, as Verify and Enroll report it.
+struct CertificateResult {
+    std::uint32_t index = 0;
+    std::optional<Fingerprint> fingerprint;  // nullopt when the bytes could not be read
+    bool accepted = false;
+    KeySerial serial;  // the key linked (Enroll), else 0
+    std::vector<Check> checks;
+    KernelAnswer kernel;
+    std::optional<LogicalKeyring> belongs_in;
+};
+
+enum class DriftKind : std::uint8_t { Missing, Foreign, SealedBypass };
+std::string_view to_string(DriftKind kind) noexcept;  // "missing", "foreign", "sealed-bypass"
+
+struct DriftEntry {
+    LogicalKeyring keyring{};
+    std::string fingerprint;  // "sha256:HEX", or "" for a key whose certificate is unknown
+    DriftKind kind = DriftKind::Missing;
+    std::string detail;
+    auto operator<=>(const DriftEntry&) const = default;
+};
+
+enum class ProvisionOutcome : std::uint8_t { Enrolled, AlreadyEnrolled, Refused };
+// "enrolled", "already-enrolled", "refused"
+std::string_view to_string(ProvisionOutcome outcome) noexcept;
+
+struct ProvisionEntry {
+    std::string path;
+    std::string keyring;  // the folder's name, which may not be a keyring at all
+    ProvisionOutcome outcome = ProvisionOutcome::Refused;
+    std::string reason;
+};
+
+enum class KeyOrigin : std::uint8_t { Anchord, Builtin, Foreign };
+std::string_view to_string(KeyOrigin origin) noexcept;  // "anchord", "builtin", "foreign"
+
+struct KeyView {
+    KeySerial serial;
+    std::string description;
+    std::optional<Fingerprint> fingerprint;  // nullopt when the certificate is unknown
+    KeyOrigin origin = KeyOrigin::Foreign;
+};
+
+struct KeyringView {
+    LogicalKeyring name{};
+    std::string kernel_name;
+    KeySerial serial;  // 0 when absent
+    bool present = false;
+    bool kernel_guarded = false;
+    bool sealed = false;
+    std::string role;  // "ca", "signing", "" when the policy does not name it
+};
+
+struct EnrollOptions {
+    bool partial = false;  // enroll what passes, report the rest
+};
+
+struct PolicyText {
+    std::string json;
+    std::string digest;
+};
+
+// Told about every change, after the manager released its locks.
+class Listener {
+  public:
+    virtual ~Listener() = default;
+    virtual void key_enrolled(LogicalKeyring keyring, const Fingerprint& fingerprint,
+                              KeySerial serial) = 0;
+    virtual void key_removed(LogicalKeyring keyring, const Fingerprint& fingerprint) = 0;
+    virtual void keyring_sealed(LogicalKeyring keyring, bool kernel_enforced) = 0;
+    // The keys a keyring holds changed.
+    virtual void keys_changed(LogicalKeyring keyring) = 0;
+    // A new policy is active (PolicyDigest, and each keyring's Role).
+    virtual void policy_changed() = 0;
+    // Compliant, Drift or LastReconcile changed; `detected` is the new drift
+    // when it differs from the last one and is not empty.
+    virtual void drift_changed(const std::vector<DriftEntry>& drift, bool detected) = 0;
+};
+
+// Maps a logical keyring name sent by a caller; InvalidArgument quoting it
+// (bounded, printable) when it is not one.
+LogicalKeyring parse_keyring_argument(std::string_view name);
+// A fingerprint sent by a caller; InvalidArgument when malformed.
+Fingerprint parse_fingerprint_argument(std::string_view text);
+// `text` made safe to quote in a message: at most `max` characters,
+// non-printable bytes as \xNN.
+std::string quote_argument(std::string_view text, std::size_t max = 64);
+
+// Reads a policy file (bounded) and parses it; the error names the file.
+Policy load_policy_file(const std::filesystem::path& file);
+
+// Every *.der / *.pem file of `dir` (following symlinks to regular files),
+// sorted by name. Throws Error(InvalidArgument) when `dir` is no folder.
+std::vector<std::filesystem::path> certificate_files(const std::filesystem::path& dir);
+// Reads a certificate file (bounded) into bytes; Error(InvalidArgument) on failure.
+Bytes read_certificate_file(const std::filesystem::path& file);
+// All certificates of every certificate file of `dir` (sandbox anchors).
+std::vector<Certificate> load_anchor_folder(const std::filesystem::path& dir);
+
+struct ManagerSetup {
+    std::filesystem::path policy_file;
+    Policy policy;
+    keyring::Keyrings keyrings;
+    KernelProfile kernel;
+    state::StateStore store;
+    state::State state;
+    // The sandbox's anchors, in its builtin keyring; empty on the system.
+    std::vector<Certificate> anchors;
+};
+
+class Manager {
+  public:
+    explicit Manager(ManagerSetup setup);
+    Manager(const Manager&) = delete;
+    Manager& operator=(const Manager&) = delete;
+    ~Manager();
+
+    // Set before the manager is shared between threads, and cleared
+    // (nullptr) only after they stopped: the listener is called without a
+    // lock, so it must outlive every call that may reach it.
+    void set_listener(Listener* listener);
+
+    // --- start-up, in this order ------------------------------------------
+    // Settles write-ahead intents, links every recorded certificate again
+    // (the keyrings are empty after a reboot) and seals again what the state
+    // says is sealed. Failures are logged and left as drift.
+    void restore();
+    // Enrolls the drop-in folder's certificates: dropin_dir/<keyring>/*.der|*.pem.
+    // Idempotent; a refused file never blocks the others.
+    std::vector<ProvisionEntry> provision(const std::filesystem::path& dropin_dir);
+
+    // --- the bus API --------------------------------------------------------
+    std::vector<CertificateResult> verify(ByteView bundle, std::string_view keyring) const;
+    std::vector<CertificateResult> enroll(ByteView bundle, std::string_view keyring,
+                                          const EnrollOptions& options, const Requester& requester);
+    void remove(std::string_view fingerprint, std::string_view keyring, const Requester& requester);
+    bool seal(std::string_view keyring, const Requester& requester);
+    std::vector<DriftEntry> reconcile(const Requester& requester);
+    // Reads the policy file again; on error the old policy stays and the
+    // error (InvalidPolicy naming the file and field) is thrown.
+    void reload_policy();
+    PolicyText policy() const;
+
+    // Computes drift again (the timer, and after every change).
+    std::vector<DriftEntry> refresh_drift();
+
+    // --- what the properties show -------------------------------------------
+    bool sandbox() const;
+    std::string policy_digest() const;
+    bool compliant() const;
+    std::uint64_t last_reconcile_usec() const;
+    std::vector<DriftEntry> drift() const;
+    std::vector<ProvisionEntry> provisioning() const;
+    KeyringView keyring(LogicalKeyring keyring) const;
+    std::vector<KeyView> keys(LogicalKeyring keyring) const;
+
+  private:
+    class Notes;
+    struct Snapshot;  // a consistent copy of what readers see
+
+    Snapshot snapshot() const;
+    TrustSnapshot trust_snapshot(const Snapshot& view) const;
+    // The certificate keys (not nested keyrings) a keyring holds; empty
+    // when the keyring is absent.
+    std::vector<keyring::KeyEntry> certificate_keys(LogicalKeyring keyring) const;
+    std::vector<CertificateResult> enroll_locked(ByteView bundle, LogicalKeyring keyring,
+                                                 const EnrollOptions& options,
+                                                 const Requester& requester, state::Origin origin,
+                                                 const std::string& source, Notes& notes);
+    void settle_intents_locked(Notes& notes);
+    void reapply_locked(Notes& notes);
+    std::vector<DriftEntry> refresh_drift_locked(Notes& notes);
+    std::vector<DriftEntry> compute_drift(const Snapshot& view) const;
+    // Saves `next` and makes it the state readers see; throws Error(StateError).
+    void save_locked(const state::State& next);
+    void remember_link(LogicalKeyring keyring, const Fingerprint& fingerprint, KeySerial serial);
+    void forget_links(LogicalKeyring keyring, const Fingerprint& fingerprint);
+    void deliver(Notes& notes);
+
+    // Fixed after construction. The kernel calls of Keyrings that change a
+    // keyring are made under change_mutex_ only.
+    keyring::Keyrings keyrings_;
+    const KernelProfile kernel_;
+    const std::filesystem::path policy_file_;
+    const std::vector<Certificate> anchors_;
+    std::set<Fingerprint> anchor_fingerprints_;
+    state::StateStore store_;
+
+    // Serialises the changing operations.
+    mutable std::mutex change_mutex_;
+
+    // Guards the values below, which are replaced whole (copy on write) so
+    // that a reader's copy is cheap and consistent.
+    mutable std::mutex data_mutex_;
+    std::shared_ptr<const Policy> policy_;
+    std::shared_ptr<const state::State> state_;
+    // The records' certificates, parsed once.
+    std::shared_ptr<const std::map<Fingerprint, Certificate>> certificates_;
+    // The serials anchord linked in this run, per keyring and certificate.
+    std::shared_ptr<const std::map<std::pair<LogicalKeyring, Fingerprint>, std::set<KeySerial>>>
+        linked_;
+    // For each sealed keyring: does the kernel enforce the seal?
+    std::map<LogicalKeyring, bool> seal_kernel_;
+    std::vector<DriftEntry> drift_;
+    bool compliant_ = true;
+    std::chrono::system_clock::time_point last_reconcile_{};
+    std::vector<ProvisionEntry> provisioning_;
+
+    std::atomic<Listener*> listener_{nullptr};
+};
+
+}  // namespace anchord::manager

@@ -1,0 +1,282 @@
+#include "service/manager_object.hpp"
+
+#include <memory>
+#include <utility>
+
+#include "journal/journal.hpp"
+#include "service/bus_errors.hpp"
+
+namespace anchord::service {
+
+namespace iface = io::github::anchord1;
+
+namespace {
+
+constexpr std::string_view kPartialOption = "partial";
+
+void check_bundle_size(const std::vector<uint8_t>& certificates) {
+    const std::size_t max = ReadLimits{}.max_bytes;
+    if (certificates.size() > max) {
+        throw Error(ErrorCode::InvalidArgument, "the certificates sent are too large (" +
+                                                    std::to_string(certificates.size()) +
+                                                    " bytes, at most " + std::to_string(max) + ")");
+    }
+}
+
+}  // namespace
+
+BusCertificateResult to_bus(const manager::CertificateResult& r) {
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> checks;
+    checks.reserve(r.checks.size());
+    for (const auto& c : r.checks)
+        checks.emplace_back(c.id, std::string(to_string(c.outcome)), c.reason);
+    return BusCertificateResult(
+        r.index, r.fingerprint ? r.fingerprint->to_string() : std::string(), r.accepted,
+        r.serial.value, std::move(checks),
+        sdbus::Struct<bool, std::string, std::string>(r.kernel.accepted, r.kernel.error_name,
+                                                      r.kernel.reason),
+        r.belongs_in ? std::string(to_string(*r.belongs_in)) : std::string());
+}
+
+BusQuad to_bus(const manager::DriftEntry& d) {
+    return BusQuad(std::string(to_string(d.keyring)), d.fingerprint,
+                   std::string(manager::to_string(d.kind)), d.detail);
+}
+
+BusQuad to_bus(const manager::ProvisionEntry& p) {
+    return BusQuad(p.path, p.keyring, std::string(manager::to_string(p.outcome)), p.reason);
+}
+
+manager::EnrollOptions parse_enroll_options(const std::map<std::string, sdbus::Variant>& options) {
+    manager::EnrollOptions out;
+    for (const auto& [key, value] : options) {
+        if (key == kPartialOption) {
+            if (!value.containsValueOfType<bool>()) {
+                throw Error(ErrorCode::InvalidArgument,
+                            "option \"partial\" must be a boolean (b), not " +
+                                manager::quote_argument(value.peekValueType()));
+            }
+            out.partial = value.get<bool>();
+        } else {
+            throw Error(ErrorCode::InvalidArgument, "unknown option " +
+                                                        manager::quote_argument(key) +
+                                                        ": the only option is \"partial\"");
+        }
+    }
+    return out;
+}
+
+ManagerObject::ManagerObject(sdbus::IConnection& bus, manager::Manager& manager,
+                             auth::Authorizer& authorizer, Workers& workers, std::string version)
+    : AdaptorInterfaces(bus, kManagerPath),
+      manager_(manager),
+      authorizer_(authorizer),
+      workers_(workers),
+      version_(std::move(version)) {
+    registerAdaptor();
+    for (auto k : kAllLogicalKeyrings)
+        keyrings_.emplace(k, std::make_unique<KeyringObject>(bus, manager, k));
+}
+
+ManagerObject::~ManagerObject() {
+    keyrings_.clear();
+    unregisterAdaptor();
+}
+
+// --- authorization ----------------------------------------------------------
+
+auth::Caller ManagerObject::current_caller() {
+    const auto* call = getObject().getCurrentlyProcessedMessage();
+    if (call == nullptr) throw Error(ErrorCode::AccessDenied, "the caller cannot be identified");
+    return authorizer_.identify(*call);
+}
+
+void ManagerObject::check(const auth::Caller& caller, auth::Action action) {
+    try {
+        authorizer_.check(caller, action);
+    } catch (const Error& e) {
+        journal::Fields fields;
+        fields.caller_uid = caller.uid;
+        fields.verdict = "access-denied";
+        journal::warning(journal::Event::Refused,
+                         "caller " + caller.bus_name + " (uid " + std::to_string(caller.uid) +
+                             ") may not " + std::string(auth::action_description(action)) + ": " +
+                             e.what(),
+                         fields);
+        throw;
+    }
+}
+
+// --- methods -----------------------------------------------------------------
+
+void ManagerObject::Verify(sdbus::Result<Results>&& result, std::vector<uint8_t> certificates,
+                           std::string keyring) {
+    translate([&] {
+        check_bundle_size(certificates);
+        manager::parse_keyring_argument(keyring);
+    });
+    auto reply = std::make_shared<sdbus::Result<Results>>(std::move(result));
+    auto job = [this, reply, certificates = std::move(certificates), keyring = std::move(keyring)] {
+        try {
+            Results out;
+            for (const auto& r : manager_.verify(certificates, keyring)) out.push_back(to_bus(r));
+            reply->returnResults(out);
+        } catch (...) {
+            reply->returnError(to_bus_error(std::current_exception()));
+        }
+    };
+    if (!workers_.post(std::move(job))) {
+        reply->returnError(sdbus::Error(dbus_error_name(ErrorCode::Internal),
+                                        "anchord is busy or stopping: try again"));
+    }
+}
+
+void ManagerObject::Enroll(sdbus::Result<Results>&& result, std::vector<uint8_t> certificates,
+                           std::string keyring, std::map<std::string, sdbus::Variant> options) {
+    auto [caller, parsed] = translate([&] {
+        check_bundle_size(certificates);
+        manager::parse_keyring_argument(keyring);
+        auto parsed = parse_enroll_options(options);
+        return std::pair(current_caller(), parsed);
+    });
+    auto reply = std::make_shared<sdbus::Result<Results>>(std::move(result));
+    // polkit may take long (an interactive prompt): ask it off the bus thread.
+    auto job = [this, reply, caller = std::move(caller), parsed = parsed,
+                certificates = std::move(certificates), keyring = std::move(keyring)] {
+        try {
+            check(caller, auth::Action::Enroll);
+            Results out;
+            for (const auto& r : manager_.enroll(certificates, keyring, parsed,
+                                                 manager::Requester{caller.uid, caller.bus_name})) {
+                out.push_back(to_bus(r));
+            }
+            reply->returnResults(out);
+        } catch (...) {
+            reply->returnError(to_bus_error(std::current_exception()));
+        }
+    };
+    if (!workers_.post(std::move(job))) {
+        reply->returnError(sdbus::Error(dbus_error_name(ErrorCode::Internal),
+                                        "anchord is busy or stopping: try again"));
+    }
+}
+
+void ManagerObject::Remove(const std::string& fingerprint, const std::string& keyring) {
+    translate([&] {
+        manager::parse_fingerprint_argument(fingerprint);
+        manager::parse_keyring_argument(keyring);
+        auto caller = current_caller();
+        check(caller, auth::Action::Remove);
+        manager_.remove(fingerprint, keyring, manager::Requester{caller.uid, caller.bus_name});
+    });
+}
+
+bool ManagerObject::Seal(const std::string& keyring) {
+    return translate([&] {
+        manager::parse_keyring_argument(keyring);
+        auto caller = current_caller();
+        check(caller, auth::Action::Seal);
+        return manager_.seal(keyring, manager::Requester{caller.uid, caller.bus_name});
+    });
+}
+
+ManagerObject::QuadList ManagerObject::Reconcile() {
+    return translate([&] {
+        auto caller = current_caller();
+        check(caller, auth::Action::Reconcile);
+        QuadList out;
+        for (const auto& d : manager_.reconcile(manager::Requester{caller.uid, caller.bus_name})) {
+            out.push_back(to_bus(d));
+        }
+        return out;
+    });
+}
+
+void ManagerObject::ReloadPolicy() {
+    translate([&] {
+        check(current_caller(), auth::Action::ReloadPolicy);
+        manager_.reload_policy();
+    });
+}
+
+std::tuple<std::string, std::string> ManagerObject::GetPolicy() {
+    return translate([&] {
+        auto p = manager_.policy();
+        return std::tuple(std::move(p.json), std::move(p.digest));
+    });
+}
+
+// --- properties --------------------------------------------------------------
+
+std::string ManagerObject::Version() {
+    return version_;
+}
+
+std::string ManagerObject::Mode() {
+    return manager_.sandbox() ? "sandbox" : "system";
+}
+
+std::string ManagerObject::PolicyDigest() {
+    return translate([&] { return manager_.policy_digest(); });
+}
+
+bool ManagerObject::Compliant() {
+    return translate([&] { return manager_.compliant(); });
+}
+
+uint64_t ManagerObject::LastReconcile() {
+    return translate([&] { return manager_.last_reconcile_usec(); });
+}
+
+ManagerObject::QuadList ManagerObject::Drift() {
+    return translate([&] {
+        QuadList out;
+        for (const auto& d : manager_.drift()) out.push_back(to_bus(d));
+        return out;
+    });
+}
+
+ManagerObject::QuadList ManagerObject::Provisioning() {
+    return translate([&] {
+        QuadList out;
+        for (const auto& p : manager_.provisioning()) out.push_back(to_bus(p));
+        return out;
+    });
+}
+
+// --- manager::Listener ---------------------------------------------------------
+
+void ManagerObject::key_enrolled(LogicalKeyring keyring, const Fingerprint& fingerprint,
+                                 KeySerial serial) {
+    emitKeyEnrolled(std::string(to_string(keyring)), fingerprint.to_string(), serial.value);
+}
+
+void ManagerObject::key_removed(LogicalKeyring keyring, const Fingerprint& fingerprint) {
+    emitKeyRemoved(std::string(to_string(keyring)), fingerprint.to_string());
+}
+
+void ManagerObject::keyring_sealed(LogicalKeyring keyring, bool kernel_enforced) {
+    emitKeyringSealed(std::string(to_string(keyring)), kernel_enforced);
+    if (auto it = keyrings_.find(keyring); it != keyrings_.end()) it->second->sealed_changed();
+}
+
+void ManagerObject::keys_changed(LogicalKeyring keyring) {
+    if (auto it = keyrings_.find(keyring); it != keyrings_.end()) it->second->keys_changed();
+}
+
+void ManagerObject::policy_changed() {
+    emitPropertiesChangedSignal(iface::Manager_adaptor::INTERFACE_NAME, {"PolicyDigest"});
+    for (auto& [k, object] : keyrings_) object->role_changed();
+}
+
+void ManagerObject::drift_changed(const std::vector<manager::DriftEntry>& drift, bool detected) {
+    emitPropertiesChangedSignal(iface::Manager_adaptor::INTERFACE_NAME,
+                                {"Compliant", "Drift", "LastReconcile"});
+    if (detected) {
+        QuadList out;
+        for (const auto& d : drift) out.push_back(to_bus(d));
+        emitDriftDetected(out);
+    }
+}
+
+}  // namespace anchord::service

@@ -1,0 +1,92 @@
+// io.github.anchord1.Manager at /io/github/anchord1, with the
+// ObjectManager over the keyring objects it owns. Each handler reads its
+// arguments, validates them (the error quotes the bad value), authorizes
+// the changing ones, hands the work to the manager and translates errors.
+// Verify and Enroll are Async: their bodies run on the workers.
+#pragma once
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "anchord/adaptor.h"
+#include "auth/authorizer.hpp"
+#include "manager/manager.hpp"
+#include "service/keyring_object.hpp"
+#include "service/workers.hpp"
+
+namespace anchord::service {
+
+// The struct (usbia(sss)(bss)s) of Verify and Enroll results.
+using BusCertificateResult =
+    sdbus::Struct<uint32_t, std::string, bool, int32_t,
+                  std::vector<sdbus::Struct<std::string, std::string, std::string>>,
+                  sdbus::Struct<bool, std::string, std::string>, std::string>;
+// (ssss): drift entries and provisioning entries.
+using BusQuad = sdbus::Struct<std::string, std::string, std::string, std::string>;
+
+BusCertificateResult to_bus(const manager::CertificateResult& result);
+BusQuad to_bus(const manager::DriftEntry& entry);
+BusQuad to_bus(const manager::ProvisionEntry& entry);
+
+// Enroll's options: known keys with the right types, else InvalidArgument.
+manager::EnrollOptions parse_enroll_options(const std::map<std::string, sdbus::Variant>& options);
+
+class ManagerObject final
+    : public sdbus::AdaptorInterfaces<io::github::anchord1::Manager_adaptor,
+                                      sdbus::ObjectManager_adaptor, sdbus::Properties_adaptor>,
+      public manager::Listener {
+  public:
+    // Registers the root object and one object per logical keyring.
+    ManagerObject(sdbus::IConnection& bus, manager::Manager& manager, auth::Authorizer& authorizer,
+                  Workers& workers, std::string version);
+    ~ManagerObject();
+
+    // manager::Listener: signals and PropertiesChanged.
+    void key_enrolled(LogicalKeyring keyring, const Fingerprint& fingerprint,
+                      KeySerial serial) override;
+    void key_removed(LogicalKeyring keyring, const Fingerprint& fingerprint) override;
+    void keyring_sealed(LogicalKeyring keyring, bool kernel_enforced) override;
+    void keys_changed(LogicalKeyring keyring) override;
+    void policy_changed() override;
+    void drift_changed(const std::vector<manager::DriftEntry>& drift, bool detected) override;
+
+  private:
+    using Results = std::vector<BusCertificateResult>;
+    using QuadList = std::vector<BusQuad>;
+
+    void Verify(sdbus::Result<Results>&& result, std::vector<uint8_t> certificates,
+                std::string keyring) override;
+    void Enroll(sdbus::Result<Results>&& result, std::vector<uint8_t> certificates,
+                std::string keyring, std::map<std::string, sdbus::Variant> options) override;
+    void Remove(const std::string& fingerprint, const std::string& keyring) override;
+    bool Seal(const std::string& keyring) override;
+    QuadList Reconcile() override;
+    void ReloadPolicy() override;
+    std::tuple<std::string, std::string> GetPolicy() override;
+
+    std::string Version() override;
+    std::string Mode() override;
+    std::string PolicyDigest() override;
+    bool Compliant() override;
+    uint64_t LastReconcile() override;
+    QuadList Drift() override;
+    QuadList Provisioning() override;
+
+    // The caller of the method being handled (on the bus thread only).
+    auth::Caller current_caller();
+    // Authorizes before anything changes; a denial is logged.
+    void check(const auth::Caller& caller, auth::Action action);
+
+    manager::Manager& manager_;
+    auth::Authorizer& authorizer_;
+    Workers& workers_;
+    const std::string version_;
+    std::map<LogicalKeyring, std::unique_ptr<KeyringObject>> keyrings_;
+};
+
+}  // namespace anchord::service

@@ -1,0 +1,354 @@
+// The manager driven directly, without a bus: a real sandbox of kernel
+// keyrings in the test's session keyring, a real state store in a temporary
+// folder, the default policy.
+#include <gtest/gtest.h>
+#include <keyutils.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "anchord/certificate.hpp"
+#include "anchord/policy.hpp"
+#include "keyring/keyrings.hpp"
+#include "manager/manager.hpp"
+#include "state/state_store.hpp"
+#include "test_pki.hpp"
+
+namespace anchord::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using manager::Manager;
+
+void write_file(const fs::path& file, ByteView bytes) {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+}
+
+Bytes pem_bundle(std::initializer_list<const TestCert*> certs) {
+    Bytes out;
+    for (const auto* c : certs) {
+        auto pem = c->pem_bytes();
+        out.insert(out.end(), pem.begin(), pem.end());
+    }
+    return out;
+}
+
+// Records what the manager announces; reads the manager back from inside
+// the callback, which deadlocks if the manager calls listeners under a lock.
+// Records what the manager announces; reads the manager back from inside
+// the callback, which deadlocks if the manager calls listeners under a lock.
+// Deliveries of different calls may run at once: the records are locked.
+class RecordingListener : public manager::Listener {
+  public:
+    explicit RecordingListener(const Manager*& manager) : manager_(manager) {}
+    void key_enrolled(LogicalKeyring k, const Fingerprint& fp, KeySerial serial) override {
+        auto held = manager_->keys(k).size();
+        std::lock_guard lock(mutex);
+        enrolled.push_back({k, fp, serial});
+        keys_seen_in_callback += held;
+    }
+    void key_removed(LogicalKeyring, const Fingerprint& fp) override {
+        std::lock_guard lock(mutex);
+        removed.push_back(fp);
+    }
+    void keyring_sealed(LogicalKeyring k, bool) override {
+        std::lock_guard lock(mutex);
+        sealed.push_back(k);
+    }
+    void keys_changed(LogicalKeyring k) override {
+        std::lock_guard lock(mutex);
+        changed.push_back(k);
+    }
+    void policy_changed() override {
+        std::lock_guard lock(mutex);
+        ++policies;
+    }
+    void drift_changed(const std::vector<manager::DriftEntry>&, bool) override {
+        bool compliant = manager_->compliant();
+        std::lock_guard lock(mutex);
+        compliant_seen.push_back(compliant);
+    }
+
+    struct Enrolled {
+        LogicalKeyring keyring;
+        Fingerprint fingerprint;
+        KeySerial serial;
+    };
+    std::mutex mutex;
+    std::vector<Enrolled> enrolled;
+    std::vector<Fingerprint> removed;
+    std::vector<LogicalKeyring> sealed;
+    std::vector<LogicalKeyring> changed;
+    std::vector<bool> compliant_seen;
+    int policies = 0;
+    std::size_t keys_seen_in_callback = 0;
+
+  private:
+    const Manager*& manager_;
+};
+
+class ManagerTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        ASSERT_GT(keyctl_join_session_keyring(nullptr), 0);
+        char templ[] = "/tmp/anchord-manager-test.XXXXXX";
+        ASSERT_NE(::mkdtemp(templ), nullptr);
+        dir_ = templ;
+        auto text = std::string(default_policy_text());
+        write_file(policy_file(),
+                   ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+        make_manager();
+    }
+
+    void TearDown() override {
+        if (manager_) manager_->set_listener(nullptr);
+        manager_.reset();
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+
+    void make_manager() {
+        std::vector<Certificate> anchors{parse_der_certificate(chain_.root.der)};
+        state::StateStore store(state_dir());
+        auto state = store.load();
+        manager_.reset();
+        manager_ = std::make_unique<Manager>(manager::ManagerSetup{
+            policy_file(), load_policy(), keyring::Keyrings::sandbox(anchors),
+            keyring::detect_kernel_profile(), std::move(store), std::move(state), anchors});
+        reader_ = manager_.get();
+        manager_->set_listener(&listener_);
+        manager_->restore();
+        manager_->refresh_drift();
+    }
+
+    Policy load_policy() const { return manager::load_policy_file(policy_file()); }
+
+    fs::path policy_file() const { return dir_ / "policy.json"; }
+    fs::path state_dir() const { return dir_ / "state"; }
+
+    std::set<Fingerprint> anchord_keys(LogicalKeyring k) const {
+        std::set<Fingerprint> out;
+        for (const auto& key : manager_->keys(k)) {
+            if (key.origin == manager::KeyOrigin::Anchord && key.fingerprint)
+                out.insert(*key.fingerprint);
+        }
+        return out;
+    }
+
+    static Fingerprint fp(const TestCert& c) { return Fingerprint::of_der(c.der); }
+
+    Chain chain_ = make_chain();
+    fs::path dir_;
+    std::unique_ptr<Manager> manager_;
+    const Manager* reader_ = nullptr;
+    RecordingListener listener_{reader_};
+    manager::Requester root_{0, ":1.1"};
+};
+
+TEST_F(ManagerTest, VerifyAsksTheKernelEvenWhenThePolicyRefuses) {
+    auto rogue = make_self_signed(signing_spec("rogue"));
+    auto results = manager_->verify(rogue.der, "ima");
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_FALSE(results[0].accepted);
+    EXPECT_FALSE(results[0].kernel.accepted);
+    EXPECT_EQ(results[0].kernel.error_name, "ENOKEY");
+    EXPECT_TRUE(std::any_of(results[0].checks.begin(), results[0].checks.end(),
+                            [](const Check& c) { return c.outcome == Outcome::Fail; }));
+    EXPECT_EQ(results[0].serial.value, 0);
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty());
+}
+
+TEST_F(ManagerTest, ABundleMayChainOnItsOwnEarlierCertificates) {
+    // root -> intermediate -> sub-intermediate, both CAs into secondary in one call.
+    auto sub = make_signed(ca_spec("sub intermediate"), chain_.intermediate);
+    auto results =
+        manager_->enroll(pem_bundle({&chain_.intermediate, &sub}), "secondary", {}, root_);
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_TRUE(results[0].accepted);
+    EXPECT_TRUE(results[1].accepted);
+    EXPECT_EQ(anchord_keys(LogicalKeyring::Secondary),
+              (std::set<Fingerprint>{fp(chain_.intermediate), fp(sub)}));
+}
+
+TEST_F(ManagerTest, ACertificateTwiceInABundleIsEnrolledOnce) {
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    auto results = manager_->enroll(pem_bundle({&chain_.leaf, &chain_.leaf}), "ima", {}, root_);
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_TRUE(results[0].accepted && results[1].accepted);
+    EXPECT_EQ(results[0].serial, results[1].serial);
+    EXPECT_EQ(results[0].index, 0u);
+    EXPECT_EQ(results[1].index, 1u);
+    EXPECT_EQ(manager_->keys(LogicalKeyring::Ima).size(), 1u);
+    EXPECT_EQ(state::StateStore(state_dir()).load().records.size(), 2u);
+}
+
+TEST_F(ManagerTest, ListenersHearEveryChangeAfterTheLocksAreReleased) {
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    auto leaf = manager_->enroll(chain_.leaf.der, "ima", {}, root_);
+    ASSERT_EQ(listener_.enrolled.size(), 2u);
+    EXPECT_EQ(listener_.enrolled[1].keyring, LogicalKeyring::Ima);
+    EXPECT_EQ(listener_.enrolled[1].fingerprint, fp(chain_.leaf));
+    EXPECT_EQ(listener_.enrolled[1].serial, leaf[0].serial);
+    EXPECT_EQ(listener_.keys_seen_in_callback, 2u);  // each callback read its keyring back
+    EXPECT_NE(std::find(listener_.changed.begin(), listener_.changed.end(), LogicalKeyring::Ima),
+              listener_.changed.end());
+
+    manager_->remove(fp(chain_.leaf).to_string(), "ima", root_);
+    EXPECT_EQ(listener_.removed, std::vector<Fingerprint>{fp(chain_.leaf)});
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty());
+
+    EXPECT_FALSE(manager_->seal("evm", root_));  // the sandbox's evm carries a restriction already
+    EXPECT_EQ(listener_.sealed, std::vector<LogicalKeyring>{LogicalKeyring::Evm});
+    EXPECT_TRUE(manager_->keyring(LogicalKeyring::Evm).sealed);
+    // A second seal changes nothing and says so.
+    EXPECT_FALSE(manager_->seal("evm", root_));
+    EXPECT_EQ(listener_.sealed.size(), 1u);
+}
+
+TEST_F(ManagerTest, ConcurrentEnrollmentsAndReadsAllSucceed) {
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    std::vector<TestCert> leaves;
+    for (int i = 0; i < 6; ++i)
+        leaves.push_back(
+            make_signed(signing_spec("leaf " + std::to_string(i)), chain_.intermediate));
+    std::atomic<bool> done{false};
+    std::atomic<int> failures{0};
+    std::thread reader([&] {
+        while (!done) {
+            try {
+                (void)manager_->keys(LogicalKeyring::Ima);
+                (void)manager_->drift();
+                (void)manager_->verify(chain_.leaf.der, "ima");
+            } catch (...) {
+                ++failures;
+            }
+        }
+    });
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 3; ++t) {
+        writers.emplace_back([&, t] {
+            for (int i = t; i < 6; i += 3) {
+                try {
+                    auto r = manager_->enroll(leaves[i].der, "ima", {}, root_);
+                    if (r.size() != 1 || !r[0].accepted) ++failures;
+                } catch (...) {
+                    ++failures;
+                }
+            }
+        });
+    }
+    for (auto& w : writers) w.join();
+    done = true;
+    reader.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(anchord_keys(LogicalKeyring::Ima).size(), 6u);
+    EXPECT_EQ(state::StateStore(state_dir()).load().records.size(), 7u);
+    EXPECT_TRUE(manager_->compliant());
+}
+
+TEST_F(ManagerTest, AStateThatCannotBeSavedLeavesTheKernelAsItWas) {
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    // The state folder becomes a file: every save fails, even for root.
+    fs::remove_all(state_dir());
+    write_file(state_dir(), Bytes{'x'});
+    try {
+        manager_->enroll(chain_.leaf.der, "ima", {}, root_);
+        ADD_FAILURE() << "enroll succeeded without a state";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::StateError);
+    }
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty());
+}
+
+TEST_F(ManagerTest, ArgumentsAreBoundedAndQuoted) {
+    auto code_of = [](const std::function<void()>& f) {
+        try {
+            f();
+        } catch (const Error& e) {
+            return e.code();
+        }
+        return ErrorCode::Internal;
+    };
+    EXPECT_EQ(code_of([&] { manager_->verify(chain_.leaf.der, "IMA"); }),
+              ErrorCode::InvalidArgument);
+    EXPECT_EQ(code_of([&] { manager_->verify(chain_.leaf.der, std::string("ima\0x", 5)); }),
+              ErrorCode::InvalidArgument);
+    EXPECT_EQ(code_of([&] { manager_->remove(std::string(81, 'a'), "ima", root_); }),
+              ErrorCode::InvalidArgument);
+    EXPECT_EQ(code_of([&] { manager_->remove(fp(chain_.leaf).to_string(), "ima", root_); }),
+              ErrorCode::NotFound);
+    EXPECT_EQ(code_of([&] { manager_->verify(Bytes{}, "ima"); }), ErrorCode::InvalidCertificate);
+    // The message quotes the name, with what cannot be printed escaped.
+    try {
+        manager::parse_keyring_argument(std::string("im\x01") + "a");
+        ADD_FAILURE();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("'im\\x01a'"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(ManagerTest, ProvisioningReportsEveryFileAndNeverHangs) {
+    auto dropin = dir_ / "dropin";
+    fs::create_directories(dropin / "ima");
+    fs::create_directories(dropin / "bogus");
+    fs::create_directories(dropin / "secondary");
+    write_file(dropin / "secondary" / "inter.der", chain_.intermediate.der);
+    write_file(dropin / "ima" / "leaf.pem", chain_.leaf.pem_bytes());
+    write_file(dropin / "bogus" / "leaf.der", chain_.leaf.der);
+    write_file(dropin / "loose.der", chain_.leaf.der);
+    ASSERT_EQ(::mkfifo((dropin / "ima" / "fifo.der").c_str(), 0600), 0);
+    fs::create_symlink(dir_ / "nowhere.der", dropin / "ima" / "dangling.der");
+
+    auto report = manager_->provision(dropin);
+    std::map<std::string, manager::ProvisionOutcome> outcome;
+    for (const auto& e : report)
+        outcome[fs::path(e.path).filename().string() + "@" + e.keyring] = e.outcome;
+    using O = manager::ProvisionOutcome;
+    EXPECT_EQ(outcome["inter.der@secondary"], O::Enrolled);
+    EXPECT_EQ(outcome["leaf.pem@ima"], O::Enrolled);
+    EXPECT_EQ(outcome["leaf.der@bogus"], O::Refused);
+    EXPECT_EQ(outcome["loose.der@"], O::Refused);
+    EXPECT_EQ(outcome["fifo.der@ima"], O::Refused);
+    EXPECT_EQ(outcome["dangling.der@ima"], O::Refused);
+    EXPECT_EQ(report.size(), 6u);
+    EXPECT_EQ(manager_->provisioning().size(), 6u);
+    auto state = state::StateStore(state_dir()).load();
+    const auto* record = state.find(fp(chain_.leaf), LogicalKeyring::Ima);
+    ASSERT_NE(record, nullptr);
+    EXPECT_EQ(record->origin, state::Origin::Dropin);
+    EXPECT_EQ(record->source, (dropin / "ima" / "leaf.pem").string());
+
+    auto again = manager_->provision(dropin);
+    for (const auto& e : again) {
+        if (e.keyring == "ima" && fs::path(e.path).filename() == "leaf.pem") {
+            EXPECT_EQ(e.outcome, O::AlreadyEnrolled);
+        }
+    }
+    EXPECT_EQ(state::StateStore(state_dir()).load().records.size(), 2u);
+}
+
+TEST_F(ManagerTest, ReloadingABrokenPolicyKeepsTheOldOne) {
+    auto before = manager_->policy_digest();
+    write_file(policy_file(), Bytes{'{'});
+    EXPECT_THROW(manager_->reload_policy(), Error);
+    EXPECT_EQ(manager_->policy_digest(), before);
+    EXPECT_EQ(listener_.policies, 0);
+    auto text = std::string(default_policy_text()) + "\n";
+    write_file(policy_file(),
+               ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    manager_->reload_policy();
+    EXPECT_NE(manager_->policy_digest(), before);
+    EXPECT_EQ(listener_.policies, 1);
+    EXPECT_EQ(manager_->policy().digest, manager_->policy_digest());
+}
+
+}  // namespace
+}  // namespace anchord::testing
