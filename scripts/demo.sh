@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 ./scripts/deps.sh
-build=${ANCHORD_BUILD_DIR:-build}
+build=$(realpath -m "${ANCHORD_BUILD_DIR:-build}")
 if [[ ! -f $build/build.ninja ]]; then
     cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
@@ -29,8 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-anchord=$top/$build/daemon/anchord
-anchorctl=$top/$build/client/anchorctl
+anchord=$build/daemon/anchord
+anchorctl=$build/client/anchorctl
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ anchorctl %s\n' "$*"; "$anchorctl" --bus-address "$bus" "$@"; }
 
@@ -58,7 +58,7 @@ leaf_ext='basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature
 gen root "/O=Example Fleet/CN=Example Fleet Root CA" "$ca_ext"
 gen intermediate "/O=Example Fleet/CN=Example Build Signing CA" "$ca_ext" root
 gen signing "/O=Example Fleet/CN=Example IMA signing key 2026" "$leaf_ext" intermediate
-gen rogue "/O=Example Fleet/CN=Example IMA signing key 2026" "$ca_ext"
+gen rogue "/O=Example Fleet/CN=Example IMA signing key 2026" "$leaf_ext"
 mkdir -p "$work/anchors" "$work/state" "$work/anchors.d"
 cp "$pki/root.der" "$work/anchors/"
 
@@ -109,7 +109,7 @@ if run enroll "$pki/rogue.der" --keyring ima; then
     exit 1
 fi
 
-say "6. Seal ima: no further link, until reboot"
+say "6. Seal ima: no further link (a kernel seal where the kernel allows one, else anchord's own)"
 run seal ima
 gen signing2 "/O=Example Fleet/CN=Example IMA signing key 2027" "$leaf_ext" intermediate
 if run enroll "$pki/signing2.der" --keyring ima; then
