@@ -42,7 +42,8 @@ std::string explain_errno(int err) {
                    "signature of the wrong size or with broken padding)";
         case EACCES:
             return "permission denied: the keyring does not accept links from this caller (the "
-                   "kernel's builtin, machine and platform keyrings take none from userspace; "
+                   "kernel's builtin, machine and platform keyrings take none from userspace; a "
+                   "keyring sealed by its permissions takes none from anyone, root included; "
                    "another keyring may lack write permission for this user)";
         case EPERM:
             return "the keyring is sealed: it refuses every further link (measured: a keyring "

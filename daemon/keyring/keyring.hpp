@@ -22,9 +22,10 @@ namespace anchord::keyring {
 // EDQUOT, EOPNOTSUPP); Sealed for EPERM (measured: a keyring restricted with
 // no rule answers EPERM, and nothing else does for a link); AccessDenied for
 // EACCES (the keyring's permissions refuse the caller: .builtin_trusted_keys,
-// .machine, .platform); NotFound when the keyring is revoked or gone. For
-// other calls: NotFound for a missing key or keyring, AccessDenied for
-// EACCES/EPERM, InvalidArgument for EINVAL. Internal for anything else.
+// .machine, .platform; Keyrings::add turns it into Sealed when the keyring's
+// permissions let nobody write, a seal by permissions); NotFound when the keyring is revoked or
+// gone. For other calls: NotFound for a missing key or keyring, AccessDenied for EACCES/EPERM,
+// InvalidArgument for EINVAL. Internal for anything else.
 class KernelError : public Error {
   public:
     KernelError(ErrorCode code, int err, const std::string& message)

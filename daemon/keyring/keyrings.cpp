@@ -105,6 +105,19 @@ bool may_write_unpossessed(const sys::Description& d) {
     return (bits & KEY_OTH_WRITE) != 0;
 }
 
+// Every write and setattr bit, for possessor, user, group and other: a
+// keyring without them refuses every add_key/keyctl_link (EACCES; root has
+// no override for key permissions) and any change of its permissions, yet
+// may still be viewed, read and searched.
+constexpr std::uint32_t kWriteBits = KEY_POS_WRITE | KEY_USR_WRITE | KEY_GRP_WRITE | KEY_OTH_WRITE;
+constexpr std::uint32_t kSetattrBits =
+    KEY_POS_SETATTR | KEY_USR_SETATTR | KEY_GRP_SETATTR | KEY_OTH_SETATTR;
+
+// Sealed by its permissions: nobody may link into it.
+bool sealed_by_permissions(std::uint32_t permissions) {
+    return (permissions & kWriteBits) == 0;
+}
+
 std::string restriction_measurement(const Restriction& r) {
     using Kind = Restriction::Kind;
     switch (r.kind) {
@@ -373,7 +386,18 @@ AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
     }
 
     std::int64_t rc = sys::add_key("asymmetric", nullptr, der, *loc.serial);
-    if (rc < 0) throw kernel_error(static_cast<int>(-rc), context);
+    if (rc < 0) {
+        int err = static_cast<int>(-rc);
+        sys::Description d;
+        if (err == EACCES && sys::try_describe(*loc.serial, d) == 0 &&
+            sealed_by_permissions(d.permissions)) {
+            throw KernelError(ErrorCode::Sealed, err,
+                              context + ": " + errno_name(err) +
+                                  ": the keyring is sealed: its permissions (" +
+                                  hex32(d.permissions) + ") let nobody link into it");
+        }
+        throw kernel_error(err, context);
+    }
     AddResult result;
     result.serial = KeySerial{static_cast<std::int32_t>(rc)};
     sys::Description d;
@@ -386,7 +410,17 @@ AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
 void Keyrings::unlink(LogicalKeyring k, KeySerial key) {
     const KeyringLocation& loc = present(k);
     if (keyctl_unlink(key.value, loc.serial->value) < 0) {
-        throw kernel_error(errno,
+        int err = errno;
+        sys::Description d;
+        if (err == EACCES && sys::try_describe(*loc.serial, d) == 0 &&
+            sealed_by_permissions(d.permissions)) {
+            throw KernelError(
+                ErrorCode::Sealed, err,
+                "unlinking key " + std::to_string(key.value) + " from " + label(loc) + ": " +
+                    errno_name(err) + ": the keyring is sealed by its permissions (" +
+                    hex32(d.permissions) + "), which refuse unlinks too until it is gone");
+        }
+        throw kernel_error(err,
                            "unlinking key " + std::to_string(key.value) + " from " + label(loc),
                            KernelCall::Other);
     }
@@ -395,20 +429,41 @@ void Keyrings::unlink(LogicalKeyring k, KeySerial key) {
 bool Keyrings::seal(LogicalKeyring k) {
     const KeyringLocation& found = present(k);
     KeyringLocation& loc = locations_.at(found.name);
+    std::string context = "sealing " + label(loc);
+    // Sealed by its permissions already (an earlier seal(), an earlier
+    // anchord): it has no setattr left, so restrict and setperm would both
+    // answer EACCES, yet the kernel does refuse every link.
+    sys::Description d;
+    if (sys::try_describe(*loc.serial, d) == 0 && sealed_by_permissions(d.permissions)) {
+        return true;
+    }
     int err = sys::try_restrict(*loc.serial, {Restriction::Kind::Sealed});
     if (err == 0) {
         loc.restriction = {Restriction::Kind::Sealed};
         loc.kernel_restricted = true;
         return true;
     }
-    if (err == EEXIST) return false;
+    if (err == EEXIST) {
+        // Sealed by an earlier restrict: the kernel refuses links already,
+        // and unlinks stay possible.
+        if (loc.restriction.kind == Restriction::Kind::Sealed) return true;
+        // The kernel keeps one restriction per keyring and this one has its
+        // rule: take away every write and setattr bit instead. The kernel
+        // then refuses every link (EACCES, root included) and any change of
+        // the permissions back; view, read and search stay for listing.
+        sys::Description now = sys::describe(*loc.serial, "describing " + label(loc));
+        sys::set_permissions(
+            *loc.serial, now.permissions & ~(kWriteBits | kSetattrBits),
+            context + " by taking away write and setattr (perm " + hex32(now.permissions) + ")");
+        return true;
+    }
     if ((err == EACCES || err == EPERM) && !loc.userspace_made) {
         throw KernelError(ErrorCode::AccessDenied, err,
-                          "sealing " + label(loc) + ": " + errno_name(err) +
+                          context + ": " + errno_name(err) +
                               ": the kernel made this keyring and refuses to restrict it, even "
                               "for root; anchord keeps its own seal on it instead");
     }
-    throw kernel_error(err, "sealing " + label(loc), KernelCall::Other);
+    throw kernel_error(err, context, KernelCall::Other);
 }
 
 TrialResult Keyrings::trial(LogicalKeyring k, ByteView der) const {
@@ -442,6 +497,13 @@ TrialResult Keyrings::trial(LogicalKeyring k, ByteView der) const {
     // reads the payload: a keyring the caller may not write answers EACCES
     // to anything.
     sys::Description target = sys::describe(*loc.serial, "describing " + label(loc));
+    if (sealed_by_permissions(target.permissions)) {
+        result.measured.push_back("write permission (perm " + hex32(target.permissions) +
+                                  ": sealed, nobody may write)");
+        refuse(EACCES);
+        result.reason = label(loc) + " is sealed by its permissions: " + result.reason;
+        return result;
+    }
     if (!loc.userspace_made && !may_write_unpossessed(target)) {
         result.measured.push_back("write permission (perm " + hex32(target.permissions) +
                                   ", owner uid " + std::to_string(target.uid) + ")");

@@ -119,23 +119,30 @@ class Keyrings {
     std::vector<KeyEntry> list(LogicalKeyring k) const;
     std::vector<KeyEntry> list_serial(KeySerial ring) const;
 
-    // add_key("asymmetric", NULL, der) into it. Throws KernelError (code
-    // Sealed, errno EPERM, for a sealed keyring).
+    // add_key("asymmetric", NULL, der) into it. Throws KernelError with
+    // code Sealed for a sealed keyring: errno EPERM when sealed by a
+    // restriction, EACCES when sealed by its permissions (see seal()).
     AddResult add(LogicalKeyring k, ByteView der);
-    // Throws KernelError, NotFound when the key is not linked there.
+    // Throws KernelError, NotFound when the key is not linked there, Sealed
+    // (EACCES) when the keyring is sealed by its permissions.
     void unlink(LogicalKeyring k, KeySerial key);
-    // keyctl_restrict_keyring(ring, NULL, NULL). true: the kernel now
-    // refuses every further link. false: the keyring already carries a
-    // restriction (EEXIST: the kernel keeps one per keyring), so only
-    // anchord's own seal can close it. A keyring the kernel made answers
+    // keyctl_restrict_keyring(ring, NULL, NULL): the kernel then refuses
+    // every further link (EPERM). A keyring that already carries a
+    // restriction answers EEXIST (the kernel keeps one per keyring): it is
+    // sealed by its permissions instead, every write and setattr bit taken
+    // away, so the kernel refuses every link (EACCES, root included), any
+    // unlink, and any change of its permissions; view, read and search stay.
+    // Returns true: the kernel enforces the seal (also when the keyring is
+    // sealed already, either way). A keyring the kernel made answers
     // EACCES even to root: KernelError(AccessDenied), and the daemon keeps
-    // its own seal.
+    // its own seal; so does any keyring whose setattr we lack.
     bool seal(LogicalKeyring k);
 
     // The kernel's verdict on linking `der` into `k`, without touching `k`:
     // the certificate is added to a scratch keyring carrying the same
     // restriction (or the same seal: EPERM), made in the process keyring and
-    // destroyed whatever happens.
+    // destroyed whatever happens. A keyring sealed by its permissions
+    // answers EACCES without a trial.
     // For a keyring the kernel made that the caller may not write (its
     // permissions say so), the verdict is EACCES. Throws NotFound for an
     // absent keyring.

@@ -868,6 +868,13 @@ void Manager::remove(std::string_view fingerprint_text, std::string_view keyring
             try {
                 keyrings_.unlink(k, serial);
             } catch (const keyring::KernelError& e) {
+                if (e.code() == ErrorCode::Sealed) {
+                    // A keyring sealed by its permissions refuses unlinks too:
+                    // nothing changed, so the intent must not be settled at
+                    // the next start as if the key were gone.
+                    save_locked(*view.state);
+                    throw;
+                }
                 if (e.code() != ErrorCode::NotFound) throw;  // the intent stays for the next start
             }
         }

@@ -225,17 +225,18 @@ TEST_F(AnchordTest, RemoveUnlinksAndForgets) {
     EXPECT_TRUE(manager_property<bool>("Compliant"));
 }
 
-TEST_F(AnchordTest, ASealedKeyringRefusesEnrollmentReportsBypassAndStaysSealed) {
+TEST_F(AnchordTest, ASealedKeyringRefusesEnrollmentAndStaysSealed) {
     ASSERT_TRUE(start_daemon());
     ASSERT_EQ(enroll(pki_.chain.intermediate.der, "secondary").size(), 1u);
-    bool kernel_enforced = true;
+    bool kernel_enforced = false;
     manager_->callMethod("Seal")
         .onInterface(kManagerIface)
         .withArguments(std::string("ima"))
         .storeResultsTo(kernel_enforced);
     // The sandbox's ima already carries the kernel's restriction (signed by
-    // secondary), and the kernel keeps one per keyring: the seal is anchord's.
-    EXPECT_FALSE(kernel_enforced);
+    // secondary), and the kernel keeps one per keyring: it is sealed by its
+    // permissions instead, still by the kernel.
+    EXPECT_TRUE(kernel_enforced);
     EXPECT_TRUE(keyring_property<bool>("ima", "Sealed"));
     EXPECT_EQ(error_name_of([&] { enroll(pki_.chain.leaf.der, "ima"); }),
               error_name(ErrorCode::Sealed));
@@ -249,8 +250,54 @@ TEST_F(AnchordTest, ASealedKeyringRefusesEnrollmentReportsBypassAndStaysSealed) 
         seal_check = seal_check || (c.get<0>() == "anchord.sealed" && c.get<1>() == "fail");
     EXPECT_TRUE(seal_check);
 
-    // Someone links a key behind anchord's back: drift "sealed-bypass".
+    // Behind anchord's back, root included: the kernel refuses (measured EACCES).
     auto ima = keyring_property<int32_t>("ima", "Serial");
+    EXPECT_EQ(
+        add_key("asymmetric", nullptr, pki_.chain.leaf.der.data(), pki_.chain.leaf.der.size(), ima),
+        -1);
+    EXPECT_EQ(errno, EACCES);
+    EXPECT_TRUE(kernel_keys("ima").empty());
+    EXPECT_TRUE(manager_property<bool>("Compliant"));
+
+    ASSERT_EQ(stop_daemon(), 0);
+    new_session_keyring();
+    ASSERT_TRUE(start_daemon());
+    EXPECT_TRUE(keyring_property<bool>("ima", "Sealed"));
+    EXPECT_EQ(error_name_of([&] { enroll(pki_.chain.leaf.der, "ima"); }),
+              error_name(ErrorCode::Sealed));
+    // Sealed again at start, in the new keyrings, by the kernel.
+    ima = keyring_property<int32_t>("ima", "Serial");
+    EXPECT_EQ(
+        add_key("asymmetric", nullptr, pki_.chain.leaf.der.data(), pki_.chain.leaf.der.size(), ima),
+        -1);
+    EXPECT_EQ(errno, EACCES);
+    EXPECT_TRUE(manager_property<bool>("Compliant"));
+}
+
+TEST_F(AnchordTest, AKeyLinkedBehindAnchordsOwnSealIsDrift) {
+    ASSERT_TRUE(start_daemon());
+    ASSERT_EQ(enroll(pki_.chain.intermediate.der, "secondary").size(), 1u);
+    // Someone takes setattr away from ima (as a keyring another tool keeps
+    // to itself): the kernel will not seal it for anchord (restrict and
+    // setperm answer EACCES) but still takes links, so the seal is anchord's own.
+    auto ima = keyring_property<int32_t>("ima", "Serial");
+    ASSERT_EQ(keyctl_setperm(ima, KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH |
+                                      KEY_POS_LINK | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE |
+                                      KEY_USR_SEARCH),
+              0)
+        << std::strerror(errno);
+    bool kernel_enforced = true;
+    manager_->callMethod("Seal")
+        .onInterface(kManagerIface)
+        .withArguments(std::string("ima"))
+        .storeResultsTo(kernel_enforced);
+    EXPECT_FALSE(kernel_enforced);
+    EXPECT_TRUE(keyring_property<bool>("ima", "Sealed"));
+    EXPECT_EQ(error_name_of([&] { enroll(pki_.chain.leaf.der, "ima"); }),
+              error_name(ErrorCode::Sealed));
+    EXPECT_TRUE(kernel_keys("ima").empty());
+
+    // Someone links a key behind anchord's back: drift "sealed-bypass".
     ASSERT_GT(
         add_key("asymmetric", nullptr, pki_.chain.leaf.der.data(), pki_.chain.leaf.der.size(), ima),
         0)
@@ -263,14 +310,6 @@ TEST_F(AnchordTest, ASealedKeyringRefusesEnrollmentReportsBypassAndStaysSealed) 
     EXPECT_EQ(drift[0].get<2>(), "sealed-bypass");
     EXPECT_FALSE(manager_property<bool>("Compliant"));
     EXPECT_EQ(manager_property<std::vector<BusQuad>>("Drift").size(), 1u);
-
-    ASSERT_EQ(stop_daemon(), 0);
-    new_session_keyring();
-    ASSERT_TRUE(start_daemon());
-    EXPECT_TRUE(keyring_property<bool>("ima", "Sealed"));
-    EXPECT_EQ(error_name_of([&] { enroll(pki_.chain.leaf.der, "ima"); }),
-              error_name(ErrorCode::Sealed));
-    EXPECT_TRUE(manager_property<bool>("Compliant"));
 }
 
 TEST_F(AnchordTest, AKernelRefusalMidBundleUndoesTheWholeCall) {

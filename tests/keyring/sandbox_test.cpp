@@ -250,11 +250,56 @@ TEST_F(SandboxTest, SealedKeyringsRefuseWithEpermAsSealed) {
     EXPECT_EQ(code, ErrorCode::Sealed);
     EXPECT_EQ(errno_thrown([&] { ks.add(LogicalKeyring::Machine, another_root.der); }), EPERM);
     EXPECT_EQ(ks.list(LogicalKeyring::Builtin).size(), 1u);
+    // Sealed by a restriction already: seal() says the kernel enforces it.
+    EXPECT_TRUE(ks.seal(LogicalKeyring::Builtin));
+    EXPECT_EQ(errno_thrown([&] { ks.add(LogicalKeyring::Builtin, another_root.der); }), EPERM);
+}
 
-    // A keyring that already carries a restriction cannot take a seal too
-    // (the kernel answers EEXIST): seal() says the kernel does not enforce it.
-    EXPECT_FALSE(ks.seal(LogicalKeyring::Ima));
+TEST_F(SandboxTest, ARestrictedKeyringIsSealedByItsPermissions) {
+    Keyrings ks = make_sandbox();
+    ks.add(LogicalKeyring::Secondary, chain_.intermediate.der);
+    const key_serial_t ima = ks.location(LogicalKeyring::Ima).serial->value;
+    // Accepted before the seal; one copy stays, one is taken out again.
+    AddResult kept = ks.add(LogicalKeyring::Ima, chain_.leaf.der);
+    TestCert other = make_signed(signing_spec("accepted before"), chain_.intermediate);
+    AddResult removed = ks.add(LogicalKeyring::Ima, other.der);
+    ks.unlink(LogicalKeyring::Ima, removed.serial);
+    // The kernel keeps one restriction per keyring (restrict: EEXIST), so
+    // seal() takes away every write and setattr bit: kernel-enforced.
+    ASSERT_EQ(keyctl_restrict_keyring(ima, nullptr, nullptr), -1);
+    ASSERT_EQ(errno, EEXIST);
+    EXPECT_TRUE(ks.seal(LogicalKeyring::Ima));
+    auto perm = raw_describe(ima);
+    ASSERT_TRUE(perm.has_value());
+    EXPECT_TRUE(perm->starts_with("keyring;" + std::to_string(geteuid()) + ";" +
+                                  std::to_string(getegid()) + ";1b0b0000;"))
+        << *perm;
     EXPECT_EQ(ks.location(LogicalKeyring::Ima).restriction.kind, Restriction::Kind::KeyOrKeyring);
+
+    // Measured: the kernel refuses what it accepted before with EACCES, root
+    // included, through anchord (code Sealed) and directly, add and link.
+    ErrorCode code = ErrorCode::Internal;
+    EXPECT_EQ(errno_thrown([&] { ks.add(LogicalKeyring::Ima, other.der); }, &code), EACCES);
+    EXPECT_EQ(code, ErrorCode::Sealed);
+    EXPECT_EQ(real_add(ima, other.der), EACCES);
+    EXPECT_EQ(keyctl_link(removed.serial.value, ima), -1);
+    EXPECT_EQ(errno, EACCES);
+    EXPECT_EQ(ks.trial(LogicalKeyring::Ima, other.der).error_number, EACCES);
+    // Its permissions cannot be given back: setattr is gone too.
+    EXPECT_EQ(keyctl_setperm(ima, KEY_POS_ALL | KEY_USR_ALL), -1);
+    EXPECT_EQ(errno, EACCES);
+    // Unlinks are writes too.
+    EXPECT_EQ(errno_thrown([&] { ks.unlink(LogicalKeyring::Ima, kept.serial); }, &code), EACCES);
+    EXPECT_EQ(code, ErrorCode::Sealed);
+
+    // Listing still works and shows what it held before.
+    auto entries = ks.list(LogicalKeyring::Ima);
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].serial, kept.serial);
+    // Sealing again says the same, though restrict and setperm now answer EACCES.
+    EXPECT_TRUE(ks.seal(LogicalKeyring::Ima));
+    // Its sibling, not sealed, still takes the key.
+    EXPECT_NO_THROW(ks.add(LogicalKeyring::Evm, other.der));
 }
 
 TEST_F(SandboxTest, MachineAndPlatformHoldWhatTheyAreGiven) {

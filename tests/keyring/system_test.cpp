@@ -208,7 +208,50 @@ TEST_F(SystemTest, ASealedKeyringRefusesWhatItAcceptedBefore) {
         EXPECT_EQ(e.code(), ErrorCode::Sealed);
     }
     EXPECT_EQ(real_add(ring.serial->value, cert.der), EPERM);
-    EXPECT_FALSE(ks.seal(LogicalKeyring::Ima));  // sealed already: EEXIST
+    // Sealed already (restrict answers EEXIST): still the kernel's seal, and
+    // unlinks stay possible (no permission seal on top).
+    EXPECT_TRUE(ks.seal(LogicalKeyring::Ima));
+    auto raw = raw_describe(ring.serial->value);
+    ASSERT_TRUE(raw.has_value());
+    EXPECT_NE(raw->find(";3f2f0000;"), std::string::npos) << *raw;
+}
+
+TEST_F(SystemTest, ARestrictedUserspaceKeyringIsSealedByItsPermissionsAcrossRestarts) {
+    std::string name = unique_name("_anchord_permseal_test");
+    ASSERT_FALSE(user_keyring_has(name));
+    UserKeyringCleanup cleanup(name);
+    Policy policy =
+        policy_mapping({{LogicalKeyring::Ima, name}}, KernelRestriction::BuiltinTrusted);
+    Keyrings ks = Keyrings::system(policy, true);
+    const key_serial_t ring = ks.location(LogicalKeyring::Ima).serial->value;
+    TestCert rogue = make_self_signed(signing_spec("rogue"));
+    // Before the seal the rule answers; restricted already, so no NULL seal.
+    EXPECT_EQ(real_add(ring, rogue.der), ENOKEY);
+    ASSERT_EQ(keyctl_restrict_keyring(ring, nullptr, nullptr), -1);
+    ASSERT_EQ(errno, EEXIST);
+
+    EXPECT_TRUE(ks.seal(LogicalKeyring::Ima));
+    auto raw = raw_describe(ring);
+    ASSERT_TRUE(raw.has_value());
+    EXPECT_NE(raw->find(";1b0b0000;"), std::string::npos) << *raw;
+    // Measured: root is refused by the permissions before the rule runs.
+    EXPECT_EQ(real_add(ring, rogue.der), EACCES);
+    ErrorCode code = ErrorCode::Internal;
+    try {
+        ks.add(LogicalKeyring::Ima, rogue.der);
+        ADD_FAILURE() << "a permission-sealed keyring took a link";
+    } catch (const KernelError& e) {
+        code = e.code();
+        EXPECT_EQ(e.error_number(), EACCES);
+    }
+    EXPECT_EQ(code, ErrorCode::Sealed);
+
+    // A later anchord finds it sealed: restrict and setperm answer EACCES,
+    // and seal() still reports the kernel's seal.
+    Keyrings again = Keyrings::system(policy, true);
+    EXPECT_EQ(again.location(LogicalKeyring::Ima).serial->value, ring);
+    EXPECT_TRUE(again.seal(LogicalKeyring::Ima));
+    EXPECT_EQ(again.list(LogicalKeyring::Ima).size(), 0u);
 }
 
 }  // namespace
