@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <string_view>
 
@@ -180,7 +181,12 @@ auto Anchord::call(F&& f) -> decltype(f()) {
 Anchord::Anchord(BusOptions options) : options_(std::move(options)) {
     try {
         if (!options_.address.empty()) {
-            connection_ = sdbus::createSessionBusConnectionWithAddress(options_.address);
+            // sdbus-c++ 1.2's createSessionBusConnectionWithAddress() leaks
+            // its sd_bus when the connection fails; sd_bus_open_user(),
+            // behind createSessionBusConnection(), frees its own and takes
+            // the address from DBUS_SESSION_BUS_ADDRESS.
+            ::setenv("DBUS_SESSION_BUS_ADDRESS", options_.address.c_str(), 1);
+            connection_ = sdbus::createSessionBusConnection();
         } else if (options_.session) {
             connection_ = sdbus::createSessionBusConnection();
         } else {
