@@ -218,19 +218,20 @@ Bytes decode_base64(const std::vector<BodyLine>& lines) {
     for (const auto& line : lines) {
         for (char c : line.text) {
             if (c == ' ' || c == '\t' || c == '\r') continue;
-            const std::string where = " on line " + std::to_string(line.number);
+            // Built only for an error: this loop runs once per character.
+            const auto where = [&line] { return " on line " + std::to_string(line.number); };
             if (c == '=') {
                 ++padding;
                 ++count;
-                if (padding > 2) throw EntryProblem("bad base64: too much '=' padding" + where);
+                if (padding > 2) throw EntryProblem("bad base64: too much '=' padding" + where());
                 continue;
             }
             const int v = base64_value(c);
             if (v < 0) {
                 throw EntryProblem("bad base64: character " +
-                                   detail::quote(as_bytes(std::string_view(&c, 1))) + where);
+                                   detail::quote(as_bytes(std::string_view(&c, 1))) + where());
             }
-            if (padding > 0) throw EntryProblem("bad base64: data after '=' padding" + where);
+            if (padding > 0) throw EntryProblem("bad base64: data after '=' padding" + where());
             acc = acc << 6 | static_cast<std::uint32_t>(v);
             ++count;
             if (count % 4 == 0) {

@@ -14,7 +14,6 @@ namespace {
 constexpr std::size_t kMaxDepth = 32;
 
 constexpr std::uint8_t kClassMask = 0xc0;
-constexpr std::uint8_t kConstructedBit = 0x20;
 constexpr std::uint8_t kNumberMask = 0x1f;
 constexpr std::uint8_t kTagBoolean = 0x01;
 constexpr std::uint8_t kTagInteger = 0x02;

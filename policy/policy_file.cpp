@@ -350,6 +350,13 @@ Json read_json(std::string_view text) {
         throw Error(ErrorCode::InvalidPolicy, "invalid JSON at line " + std::to_string(line) +
                                                   ", column " + std::to_string(column) + " (byte " +
                                                   std::to_string(e.byte) + "): " + reason);
+    } catch (const Json::out_of_range& e) {
+        // A number no JSON number type can hold ("1e999") is not a parse
+        // error to nlohmann but out_of_range, with no position; its reason
+        // quotes the number.
+        std::string reason = e.what();
+        if (auto end = reason.find("] "); end != std::string::npos) reason.erase(0, end + 2);
+        throw Error(ErrorCode::InvalidPolicy, "invalid JSON: " + reason);
     }
 }
 

@@ -368,6 +368,14 @@ TEST(Errors, TruncatedAndEmptyTextAreInvalidJson) {
     EXPECT_NE(message.find("line 2"), std::string::npos) << message;
 }
 
+// Found by fuzz_policy: nlohmann reports a number too large for a double as
+// out_of_range, not parse_error, which escaped parse_policy.
+TEST(Errors, AnOverflowingNumberIsInvalidJson) {
+    EXPECT_EQ(code_of("-46741e99909551616\n"), ErrorCode::InvalidPolicy);
+    EXPECT_EQ(code_of(R"({"version": 1, "defaults": {"clock_skew": 1e999}})"),
+              ErrorCode::InvalidPolicy);
+}
+
 TEST(Errors, TheTopMustBeAnObject) {
     EXPECT_EQ(code_of("[1]"), ErrorCode::InvalidPolicy);
     EXPECT_EQ(code_of("1"), ErrorCode::InvalidPolicy);
