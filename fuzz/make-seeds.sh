@@ -10,6 +10,8 @@
 # Usage: fuzz/make-seeds.sh OUT_DIR
 set -euo pipefail
 out=${1:?usage: fuzz/make-seeds.sh OUT_DIR}
+# Absolute, because the work below happens in a temporary directory.
+out=$(realpath -m -- "$out")
 src=$(cd "$(dirname "$0")/.." && pwd)
 command -v openssl >/dev/null || { echo "make-seeds: openssl is missing" >&2; exit 1; }
 
