@@ -766,5 +766,82 @@ TEST_F(AnchordTest, SighupReloadsAChangedPolicyAndABrokenOneKeepsTheOld) {
     EXPECT_FALSE(json.empty());
 }
 
+// The kernel's .blacklist joins the policy's denylist: in the sandbox its
+// stand-in is the keyring "anchord:blacklist" of "tbs:HEX" user keys, which
+// anchord reads at every call, as it reads .blacklist on a real system.
+TEST_F(AnchordTest, ACertificateInTheKernelsBlacklistIsRefusedByThePolicy) {
+    ASSERT_TRUE(start_daemon());
+    ASSERT_EQ(enroll(pki_.chain.intermediate.der, "secondary").size(), 1u);
+    auto before = verify(pki_.chain.leaf.der, "ima");
+    ASSERT_EQ(before.size(), 1u);
+    ASSERT_TRUE(accepted_of(before[0]));
+
+    key_serial_t blacklist =
+        keyctl_search(KEY_SPEC_SESSION_KEYRING, "keyring", "anchord:blacklist", 0);
+    ASSERT_GT(blacklist, 0) << std::strerror(errno);
+    auto tbs = parse_der_certificate(pki_.chain.leaf.der).info().tbs_sha256;
+    auto description = "tbs:" + tbs.hex();
+    ASSERT_GT(add_key("user", description.c_str(), tbs.bytes.data(), tbs.bytes.size(), blacklist),
+              0)
+        << std::strerror(errno);
+
+    auto has_failed = [](const BusResult& r, const std::string& id) {
+        for (const auto& c : checks_of(r))
+            if (c.get<0>() == id && c.get<1>() == "fail") return true;
+        return false;
+    };
+    auto after = verify(pki_.chain.leaf.der, "ima");
+    ASSERT_EQ(after.size(), 1u);
+    EXPECT_FALSE(accepted_of(after[0]));
+    EXPECT_TRUE(has_failed(after[0], "deny.kernel-blacklist"));
+
+    std::string message;
+    EXPECT_EQ(error_name_of([&] { enroll(pki_.chain.leaf.der, "ima"); }, &message),
+              error_name(ErrorCode::PolicyRejected));
+    EXPECT_NE(message.find("deny.kernel-blacklist"), std::string::npos) << message;
+    EXPECT_TRUE(kernel_keys("ima").empty());
+    EXPECT_TRUE(fingerprints("ima").empty());
+
+    // Another certificate of the same chain is not affected.
+    auto other = make_signed(signing_spec("other leaf"), pki_.chain.intermediate);
+    EXPECT_EQ(enroll(other.der, "ima").size(), 1u);
+}
+
+// A keyring the kernel seals by its permissions refuses unlinks too: the
+// removal fails with Sealed and leaves no write-ahead intent behind, so the
+// next start does not finish it as if the key were gone.
+TEST_F(AnchordTest, RemoveOnAKeyringSealedByItsPermissionsChangesNothing) {
+    ASSERT_TRUE(start_daemon());
+    ASSERT_EQ(enroll(pki_.chain.intermediate.der, "secondary").size(), 1u);
+    ASSERT_EQ(enroll(pki_.chain.leaf.der, "ima").size(), 1u);
+    bool kernel_enforced = false;
+    manager_->callMethod("Seal")
+        .onInterface(kManagerIface)
+        .withArguments(std::string("ima"))
+        .storeResultsTo(kernel_enforced);
+    ASSERT_TRUE(kernel_enforced);
+    const auto ima_before = kernel_keys("ima");
+    ASSERT_EQ(ima_before.size(), 1u);
+
+    EXPECT_EQ(error_name_of([&] {
+                  manager_->callMethod("Remove")
+                      .onInterface(kManagerIface)
+                      .withArguments(fp(pki_.chain.leaf), std::string("ima"));
+              }),
+              error_name(ErrorCode::Sealed));
+    EXPECT_EQ(kernel_keys("ima"), ima_before);
+    auto state = state::StateStore(state_dir()).load();
+    EXPECT_TRUE(state.pending.empty());
+    EXPECT_NE(state.find(Fingerprint::of_der(pki_.chain.leaf.der), LogicalKeyring::Ima), nullptr);
+
+    // The record is kept: after a restart (the sandbox is built anew) the
+    // key is linked again.
+    ASSERT_EQ(stop_daemon(), 0);
+    ASSERT_TRUE(start_daemon());
+    EXPECT_EQ(kernel_keys("ima").size(), 1u);
+    EXPECT_EQ(fingerprints("ima"), std::set<std::string>{fp(pki_.chain.leaf)});
+    EXPECT_TRUE(manager_property<bool>("Compliant"));
+}
+
 }  // namespace
 }  // namespace anchord::testing
