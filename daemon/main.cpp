@@ -2,6 +2,7 @@
 // into the kernel's keyrings, provision the drop-in folder, then serve the
 // D-Bus API until SIGTERM. The bus runs on its own thread; this thread
 // waits for signals and runs the drift timer and the watchdog.
+#include <malloc.h>
 #include <poll.h>
 #include <sdbus-c++/sdbus-c++.h>
 #include <signal.h>
@@ -142,7 +143,17 @@ int serve(const config::Config& config, SignalFd& signals) {
     try {
         if (config.sandbox_anchors) {
             anchors = manager::load_anchor_folder(*config.sandbox_anchors);
-            keyrings.emplace(keyring::Keyrings::sandbox(anchors));
+            // The sandbox of an anchord that was killed is still in the
+            // session keyring: take it over, as the system's keyrings are
+            // found again, so that its write-ahead intents can be settled.
+            if (auto left = keyring::Keyrings::adopt_sandbox(anchors)) {
+                journal::log(LOG_NOTICE,
+                             "taking over the sandbox keyrings a previous anchord "
+                             "left in the session keyring");
+                keyrings.emplace(std::move(*left));
+            } else {
+                keyrings.emplace(keyring::Keyrings::sandbox(anchors));
+            }
         } else {
             keyrings.emplace(keyring::Keyrings::system(policy, config.create_keyrings));
         }
@@ -162,6 +173,10 @@ int serve(const config::Config& config, SignalFd& signals) {
     } catch (const Error& e) {
         return fail(std::string("cannot start: ") + e.what());
     }
+
+    // Start-up parsed every recorded certificate; what it freed goes back
+    // to the system rather than staying in the heap of an idle daemon.
+    ::malloc_trim(0);
 
     // Ready before the bus: the keys are in place, which is what the units
     // ordered after anchord wait for. The unit runs before basic.target and
@@ -264,6 +279,9 @@ int main(int argc, char** argv) {
         std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
         return parsed.exit_code;
     }
+    // A few worker threads, each of which would otherwise get a heap arena
+    // of its own that keeps what a large bundle once needed.
+    ::mallopt(M_ARENA_MAX, 2);
     try {
         SignalFd signals;  // before any thread starts
         return serve(parsed.config, signals);

@@ -27,6 +27,7 @@
 #include "anchord/certificate.hpp"
 #include "anchord/error.hpp"
 #include "manager/manager.hpp"
+#include "service/arguments.hpp"
 #include "service/bus_errors.hpp"
 #include "service/manager_object.hpp"
 
@@ -257,24 +258,18 @@ void append_declared(sdbus::Message& msg, FuzzedDataProvider& in, Method m) {
 
 // ---------------------------------------------------------------------------
 // Decoding and checking, as ManagerObject's handlers do before queueing
-// work or asking the authorizer.
-
-void check_bundle(const std::vector<std::uint8_t>& certificates) {
-    // ManagerObject refuses a bundle over ReadLimits' byte limit before the
-    // worker reads it (check_bundle_size); the reader enforces the same.
-    if (certificates.size() > ReadLimits{}.max_bytes) {
-        throw Error(ErrorCode::InvalidArgument, "the certificates sent are too large");
-    }
-}
+// work or asking the authorizer: the same service::arguments checks.
 
 void decode_and_check(sdbus::Message& msg, Method m) {
+    namespace arguments = service::arguments;
     switch (m) {
         case Method::Verify: {
             std::vector<std::uint8_t> certificates;
             std::string keyring;
             msg >> certificates >> keyring;
-            check_bundle(certificates);
-            manager::parse_keyring_argument(keyring);
+            const auto checked = arguments::check_verify(certificates, keyring);
+            expect(to_string(checked.keyring) == keyring, "a keyring argument is a keyring's name");
+            expect(certificates.size() <= arguments::kMaxBundleBytes, "the bundle is bounded");
             break;
         }
         case Method::Enroll: {
@@ -282,12 +277,13 @@ void decode_and_check(sdbus::Message& msg, Method m) {
             std::string keyring;
             std::map<std::string, sdbus::Variant> options;
             msg >> certificates >> keyring >> options;
-            check_bundle(certificates);
-            manager::parse_keyring_argument(keyring);
-            const manager::EnrollOptions parsed = service::parse_enroll_options(options);
+            const auto checked =
+                arguments::check_enroll(certificates, keyring, service::option_arguments(options));
+            expect(certificates.size() <= arguments::kMaxBundleBytes, "the bundle is bounded");
             // Only "partial" (b) gets through, and it means what it says.
             if (auto it = options.find("partial"); it != options.end()) {
-                expect(parsed.partial == it->second.get<bool>(), "partial is read as sent");
+                expect(checked.options.partial == it->second.get<bool>(),
+                       "partial is read as sent");
                 expect(options.size() == 1, "an unknown option is refused");
             } else {
                 expect(options.empty(), "an unknown option is refused");
@@ -298,16 +294,16 @@ void decode_and_check(sdbus::Message& msg, Method m) {
             std::string fingerprint;
             std::string keyring;
             msg >> fingerprint >> keyring;
-            const Fingerprint fp = manager::parse_fingerprint_argument(fingerprint);
-            expect(Fingerprint::parse(fp.to_string()) == fp,
+            const auto checked = arguments::check_remove(fingerprint, keyring);
+            expect(Fingerprint::parse(checked.fingerprint.to_string()) == checked.fingerprint,
                    "a fingerprint prints and parses back");
-            manager::parse_keyring_argument(keyring);
+            expect(to_string(checked.keyring) == keyring, "a keyring argument is a keyring's name");
             break;
         }
         case Method::Seal: {
             std::string keyring;
             msg >> keyring;
-            const LogicalKeyring k = manager::parse_keyring_argument(keyring);
+            const LogicalKeyring k = arguments::check_seal(keyring);
             expect(to_string(k) == keyring, "a keyring argument is a keyring's name");
             break;
         }

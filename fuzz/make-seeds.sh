@@ -205,16 +205,22 @@ cat >"$p/signing-secondary.json" <<EOF
   "clock_skew": 86400}}, "deny": {"fingerprints": [], "tbs_hashes": []}}
 EOF
 
-# State files: records of each origin, a sealed keyring, pending intents.
+# State files: records of each origin, a sealed keyring, pending intents
+# (version 2: a link intent carries its certificate's DER; version 1, which
+# anchord still reads, has none).
 record() {  # record PEM KEYRING ORIGIN SOURCE WHEN UID
     local der
     der=$(openssl x509 -in "$1" -outform DER | openssl base64 -A)
     printf '    {"fingerprint": "sha256:%s", "keyring": "%s", "der": "%s", "origin": "%s", "source": "%s", "enrolled_at": "%s", "caller_uid": %s}' \
         "$(fp "$1")" "$2" "$der" "$3" "$4" "$5" "$6"
 }
-{
+state_file() {  # state_file VERSION
+    local link_der=""
+    if [ "$1" -ge 2 ]; then
+        link_der=", \"der\": \"$(openssl x509 -in leaf-ed.pem -outform DER | openssl base64 -A)\""
+    fi
     echo '{'
-    echo '  "version": 1,'
+    echo "  \"version\": $1,"
     echo '  "records": ['
     record leaf-sha256.pem ima api "" 2026-11-22T10:00:00Z 0
     echo ','
@@ -224,11 +230,13 @@ record() {  # record PEM KEYRING ORIGIN SOURCE WHEN UID
     echo
     echo '  ],'
     echo '  "sealed": ["ima", "evm"],'
-    echo "  \"pending\": [{\"fingerprint\": \"sha256:$(fp leaf-ed.pem)\", \"keyring\": \"ima\", \"action\": \"link\"},"
+    echo "  \"pending\": [{\"fingerprint\": \"sha256:$(fp leaf-ed.pem)\", \"keyring\": \"ima\", \"action\": \"link\"$link_der},"
     echo "              {\"fingerprint\": \"sha256:$(fp leaf-sha256.pem)\", \"keyring\": \"ima\", \"action\": \"unlink\"}]"
     echo '}'
-} >"$out/state/state.json"
-echo '{"version": 1, "records": []}' >"$out/state/empty.json"
+}
+state_file 2 >"$out/state/state.json"
+state_file 1 >"$out/state/state-v1.json"
+echo '{"version": 2, "records": []}' >"$out/state/empty.json"
 
 # fuzz_dbus reads its method, types and lengths from the end of the input
 # and the byte strings from the front: certificates and names make a start.

@@ -32,6 +32,8 @@ struct ChainNode {
     std::optional<LogicalKeyring> keyring;
     bool anchor = false;  // in a keyring the target trusts, or pinned
     bool pinned = false;
+    // The last three are filled by ChainGraph, only for the nodes at or
+    // above the enrollee (the only ones a chain can hold).
     bool self_issued = false;  // subject == issuer
     bool self_signed = false;  // self-issued and its own key verifies it
     std::string label;         // "'CN=x' (sha256:0123abcd…)" for reasons
@@ -85,7 +87,9 @@ struct SignatureCheck {
 
 class ChainGraph {
   public:
-    // `nodes[0]` must be the enrollee.
+    // `nodes[0]` must be the enrollee. Only the nodes a walk up from it can
+    // reach get their issuers, label and self flags; the others keep none
+    // (issuers_of is empty for them), since no chain can hold them.
     explicit ChainGraph(std::vector<ChainNode> nodes);
 
     std::size_t size() const noexcept { return nodes_.size(); }

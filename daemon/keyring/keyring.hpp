@@ -87,6 +87,11 @@ struct TrialResult {
     // which predicted from the policy (rules userspace cannot set).
     std::vector<std::string> measured;
     std::vector<std::string> predicted;
+    // The kernel's parser and blacklist took the certificate, so only the
+    // keyring's rules decide. A kernel rule in `predicted` (restrict_link_by_
+    // digsig, restrict_link_by_ca) runs before the signature check: where it
+    // fails, the kernel's answer is ENOKEY whatever the scratch keyring said.
+    bool parsed = false;
 };
 
 // How the kernel guards links into a keyring. The kernel shows this nowhere

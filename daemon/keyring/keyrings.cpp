@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "keyring/keyctl.hpp"
@@ -44,6 +47,30 @@ std::string label(const KeyringLocation& loc) {
 
 std::string fingerprint_text(ByteView der) {
     return "sha256:" + Sha256::of(der).hex();
+}
+
+// What the listing learns from /proc/keys about a key just added from
+// `der`, told from the DER alone: the kernel ends the description with the
+// SKID when the certificate has one. The SKID extension's OID
+// (06 03 55 1D 0E) absent: none, nullopt inside. Present, and the octets
+// it holds are the description's tail: that SKID. Anything else: not
+// known (outer nullopt), and the listing asks /proc/keys as for any key.
+std::optional<std::optional<Bytes>> skid_from_der(ByteView der, std::string_view description) {
+    static constexpr std::uint8_t kSkidOid[] = {0x06, 0x03, 0x55, 0x1d, 0x0e};
+    auto at = std::search(der.begin(), der.end(), std::begin(kSkidOid), std::end(kSkidOid));
+    if (at == der.end()) return std::optional<Bytes>{};
+    ByteView rest = der.subspan(static_cast<std::size_t>(at - der.begin()) + sizeof kSkidOid);
+    if (rest.size() >= 3 && rest[0] == 0x01 && rest[1] == 0x01) rest = rest.subspan(3);  // critical
+    // extnValue OCTET STRING { OCTET STRING skid }, short lengths only.
+    if (rest.size() < 4 || rest[0] != 0x04 || rest[2] != 0x04 || rest[1] != rest[3] + 2 ||
+        rest[3] >= 0x80 || rest.size() < 4u + rest[3])
+        return std::nullopt;
+    Bytes skid(rest.begin() + 4, rest.begin() + 4 + rest[3]);
+    auto colon = description.rfind(": ");
+    if (colon == std::string_view::npos) return std::nullopt;
+    auto tail = from_hex(description.substr(colon + 2));
+    if (!tail || *tail != skid) return std::nullopt;
+    return std::optional<Bytes>(std::move(skid));
 }
 
 std::string hex32(std::uint32_t v) {
@@ -146,6 +173,7 @@ Keyrings& Keyrings::operator=(Keyrings&& other) noexcept {
         blacklist_ = other.blacklist_;
         profile_ = std::move(other.profile_);
         owned_ = std::move(other.owned_);
+        list_cache_ = std::move(other.list_cache_);
     }
     return *this;
 }
@@ -316,6 +344,81 @@ Keyrings Keyrings::sandbox(const std::vector<Certificate>& anchors,
     return ks;
 }
 
+std::optional<Keyrings> Keyrings::adopt_sandbox(const std::vector<Certificate>& anchors) {
+    using Kind = Restriction::Kind;
+    auto keyrings_in = [](KeySerial ring) {
+        std::map<std::string, KeySerial> out;
+        std::vector<KeySerial> serials;
+        try {
+            serials = sys::read_keyring(ring, "listing a keyring");
+        } catch (const KernelError&) {
+            return out;
+        }
+        for (auto serial : serials) {
+            sys::Description d;
+            if (sys::try_describe(serial, d) == 0 && d.type == "keyring")
+                out.emplace(d.description, serial);
+        }
+        return out;
+    };
+    auto session = keyrings_in(sys::kSessionKeyring);
+    auto found_top = session.find(sandbox_name("sandbox"));
+    if (found_top == session.end()) return std::nullopt;
+    const KeySerial top = found_top->second;
+    auto children = keyrings_in(top);
+    std::map<std::string_view, KeySerial> ring;
+    for (std::string_view logical : {"builtin", "machine", "platform", "secondary",
+                                     "secondary-trust", "ima", "evm", "blacklist"}) {
+        auto it = children.find(sandbox_name(logical));
+        if (it == children.end()) return std::nullopt;
+        ring.emplace(logical, it->second);
+    }
+
+    // Another set of anchors makes another sandbox: the keys it vouched for
+    // would not be what this anchord trusts.
+    std::multiset<std::string> wanted;
+    for (const auto& a : anchors) wanted.insert(a.info().kernel_description);
+    std::multiset<std::string> held;
+    try {
+        for (auto serial : sys::read_keyring(ring.at("builtin"), "listing anchord:builtin")) {
+            sys::Description d;
+            if (sys::try_describe(serial, d) == 0 && d.type == "asymmetric")
+                held.insert(d.description);
+        }
+    } catch (const KernelError&) {
+        return std::nullopt;
+    }
+    if (held != wanted) return std::nullopt;
+
+    Keyrings ks;
+    ks.sandbox_ = true;
+    ks.profile_ = detect_kernel_profile();
+    // In the order sandbox() makes them: the top is destroyed last.
+    ks.owned_.emplace_back(top, sys::kSessionKeyring);
+    for (std::string_view logical : {"builtin", "machine", "platform", "secondary",
+                                     "secondary-trust", "ima", "evm", "blacklist"}) {
+        ks.owned_.emplace_back(ring.at(logical), top);
+    }
+    ks.blacklist_ = ring.at("blacklist");
+    auto place = [&](LogicalKeyring k, Restriction r) {
+        KeyringLocation loc;
+        loc.name = k;
+        loc.kernel_name = sandbox_name(to_string(k));
+        loc.serial = ring.at(to_string(k));
+        loc.kernel_restricted = true;
+        loc.userspace_made = true;
+        loc.restriction = r;
+        ks.locations_[k] = loc;
+    };
+    place(LogicalKeyring::Builtin, {Kind::Sealed});
+    place(LogicalKeyring::Machine, {Kind::Sealed});
+    place(LogicalKeyring::Platform, {Kind::Sealed});
+    place(LogicalKeyring::Secondary, {Kind::KeyOrKeyring, ring.at("secondary-trust")});
+    place(LogicalKeyring::Ima, {Kind::KeyOrKeyring, ring.at("secondary")});
+    place(LogicalKeyring::Evm, {Kind::KeyOrKeyring, ring.at("secondary")});
+    return ks;
+}
+
 const KeyringLocation& Keyrings::location(LogicalKeyring k) const {
     auto it = locations_.find(k);
     if (it == locations_.end()) {
@@ -344,10 +447,26 @@ std::vector<KeyEntry> Keyrings::list(LogicalKeyring k) const {
 
 std::vector<KeyEntry> Keyrings::list_serial(KeySerial ring) const {
     auto serials = sys::read_keyring(ring, "listing keyring " + std::to_string(ring.value));
+    // Taken out while listing: a concurrent listing of the same keyring
+    // finds none and describes every key, which is slower but as right.
+    std::unordered_map<std::int32_t, KeyEntry> known;
+    if (list_cache_) {
+        std::lock_guard lock(list_cache_->mutex);
+        if (auto it = list_cache_->rings.find(ring.value); it != list_cache_->rings.end()) {
+            known = std::move(it->second);
+            list_cache_->rings.erase(it);
+        }
+    }
+    std::unordered_map<std::int32_t, KeyEntry> next;
     std::vector<KeyEntry> out;
     out.reserve(serials.size());
-    std::optional<std::vector<sys::ProcKey>> proc;  // read once, only for asymmetric keys
+    std::vector<std::size_t> need_skid;  // asymmetric keys not seen before
     for (KeySerial s : serials) {
+        if (auto it = known.find(s.value); it != known.end()) {
+            out.push_back(it->second);
+            next.emplace(s.value, std::move(it->second));
+            continue;
+        }
         sys::Description d;
         int err = sys::try_describe(s, d);
         if (err == ENOKEY || err == EKEYREVOKED || err == EKEYEXPIRED) continue;  // gone meanwhile
@@ -360,27 +479,46 @@ std::vector<KeyEntry> Keyrings::list_serial(KeySerial ring) const {
             e.uid = d.uid;
             e.gid = d.gid;
         }
-        if (e.type == "asymmetric") {
-            if (!proc) proc = sys::read_proc_keys();
-            auto it = std::find_if(proc->begin(), proc->end(),
-                                   [&](const sys::ProcKey& p) { return p.serial == s; });
-            e.subject_key_id =
-                sys::subject_key_id(e.description, it == proc->end() ? "" : it->rest);
-        }
+        if (e.type == "asymmetric") need_skid.push_back(out.size());
         out.push_back(std::move(e));
+    }
+    if (!need_skid.empty()) {
+        // /proc/keys is read whole (its cost grows with every key on the
+        // system), once, and only when a key is new to this listing.
+        auto proc = sys::read_proc_keys();
+        std::unordered_map<std::int32_t, const std::string*> rest;
+        rest.reserve(proc.size());
+        for (const auto& p : proc) rest.emplace(p.serial.value, &p.rest);
+        for (auto i : need_skid) {
+            KeyEntry& e = out[i];
+            auto it = rest.find(e.serial.value);
+            e.subject_key_id =
+                sys::subject_key_id(e.description, it == rest.end() ? "" : *it->second);
+            if (it != rest.end()) next.emplace(e.serial.value, e);
+        }
+    }
+    if (list_cache_) {
+        std::lock_guard lock(list_cache_->mutex);
+        list_cache_->rings[ring.value] = std::move(next);
     }
     return out;
 }
 
 AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
     const KeyringLocation& loc = present(k);
-    std::string context = "linking " + fingerprint_text(der) + " into " + label(loc);
+    // Hashed only for a message: a SHA-256 per add showed in the boot
+    // re-apply's profile.
+    auto context = [&] { return "linking " + fingerprint_text(der) + " into " + label(loc); };
+    const std::string reading = "reading " + label(loc);
 
-    std::set<std::string> before;
+    // Measured: a key with the same description is replaced in place, its
+    // link handed to the new key, so the keyring then misses a serial it
+    // had. Its serials before and after tell that in two reads, where
+    // describing every key cost N system calls per add (quadratic over a
+    // batch, and over the boot re-apply).
+    std::optional<std::vector<KeySerial>> before;
     try {
-        for (const auto& e : list_serial(*loc.serial)) {
-            if (e.type == "asymmetric") before.insert(e.description);
-        }
+        before = sys::read_keyring(*loc.serial, reading);
     } catch (const KernelError&) {
         // Unreadable: already_present cannot be told, the add still can.
     }
@@ -392,17 +530,51 @@ AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
         if (err == EACCES && sys::try_describe(*loc.serial, d) == 0 &&
             sealed_by_permissions(d.permissions)) {
             throw KernelError(ErrorCode::Sealed, err,
-                              context + ": " + errno_name(err) +
+                              context() + ": " + errno_name(err) +
                                   ": the keyring is sealed: its permissions (" +
                                   hex32(d.permissions) + ") let nobody link into it");
         }
-        throw kernel_error(err, context);
+        throw kernel_error(err, context());
     }
     AddResult result;
     result.serial = KeySerial{static_cast<std::int32_t>(rc)};
-    sys::Description d;
-    if (sys::try_describe(result.serial, d) == 0) {
-        result.already_present = before.contains(d.description);
+    sys::Description added;
+    if (sys::try_describe(result.serial, added) != 0) return result;
+    if (auto skid = skid_from_der(der, added.description); skid && list_cache_) {
+        // The next listing of this keyring then reads no /proc/keys for it.
+        KeyEntry e;
+        e.serial = result.serial;
+        e.type = added.type;
+        e.description = added.description;
+        e.permissions = added.permissions;
+        e.uid = added.uid;
+        e.gid = added.gid;
+        e.subject_key_id = std::move(*skid);
+        std::lock_guard lock(list_cache_->mutex);
+        list_cache_->rings[loc.serial->value].insert_or_assign(result.serial.value, std::move(e));
+    }
+    if (!before) return result;
+    std::vector<KeySerial> after;
+    try {
+        after = sys::read_keyring(*loc.serial, reading);
+    } catch (const KernelError&) {
+        return result;
+    }
+    // Grown: nothing was replaced (the common case, told without a search;
+    // a key another process linked meanwhile can hide a replacement).
+    if (after.size() > before->size()) return result;
+    std::unordered_set<std::int32_t> now;
+    for (auto s : after) now.insert(s.value);
+    for (auto s : *before) {
+        if (now.contains(s.value)) continue;
+        // The replaced key may be gone already (nothing else held it); one
+        // that another process unlinked meanwhile still has its own name.
+        sys::Description old;
+        if (sys::try_describe(s, old) != 0 ||
+            (old.type == added.type && old.description == added.description)) {
+            result.already_present = true;
+            break;
+        }
     }
     return result;
 }
@@ -529,10 +701,29 @@ TrialResult Keyrings::trial(LogicalKeyring k, ByteView der) const {
     std::int64_t rc = sys::add_key("asymmetric", nullptr, der, scratch.get());
     if (rc > 0) {
         result.accepted = true;
-    } else {
-        refuse(static_cast<int>(-rc));
+        result.parsed = true;
+        return result;  // the scratch keyring, and the key in it, go here
     }
-    return result;  // the scratch keyring, and the key in it, go here
+    refuse(static_cast<int>(-rc));
+
+    // The parser and the restriction answer with the same errnos (a bad
+    // signature is EKEYREJECTED in both), yet a predicted kernel rule comes
+    // between them: ask an unrestricted scratch keyring which one refused.
+    const bool rule_predicted = std::any_of(
+        result.predicted.begin(), result.predicted.end(),
+        [](const std::string& p) { return p == "kernel.digsig" || p == "kernel.ca-enforcement"; });
+    if (rule_predicted && rule.kind != Restriction::Kind::None &&
+        rule.kind != Restriction::Kind::Unknown) {
+        OwnedKeyring parse_only(
+            sys::new_keyring(std::string(kTrialKeyringName), sys::kProcessKeyring),
+            sys::kProcessKeyring);
+        sys::set_permissions(parse_only.get(), kScratchPermissions, "preparing a scratch keyring");
+        result.parsed = sys::add_key("asymmetric", nullptr, der, parse_only.get()) > 0;
+        result.measured.push_back(result.parsed
+                                      ? "the parser took it: the keyring's rules refused it"
+                                      : "the parser refused it, before any keyring rule");
+    }
+    return result;
 }
 
 std::set<Sha256> Keyrings::blacklist_entries(std::string_view prefix) const {

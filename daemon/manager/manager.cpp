@@ -327,12 +327,18 @@ namespace {
 class KeyIdentifier {
   public:
     KeyIdentifier(const CertificateMap& records, const std::vector<Certificate>& anchors,
-                  const LinkMap& linked)
-        : linked_(linked) {
+                  const LinkMap& linked) {
         for (const auto& [fp, cert] : records)
             by_description_.emplace(cert.info().kernel_description, fp);
         for (const auto& cert : anchors) {
             by_description_.emplace(cert.info().kernel_description, cert.info().fingerprint);
+        }
+        // Indexed by serial once, so that identifying every key of a keyring
+        // of thousands costs n log n, not n squared. When two certificates
+        // claim one serial (a duplicate description), the first in
+        // fingerprint order keeps it, as before.
+        for (const auto& [at, serials] : linked) {
+            for (auto serial : serials) by_serial_.emplace(std::pair{at.first, serial}, at.second);
         }
     }
 
@@ -340,10 +346,8 @@ class KeyIdentifier {
     // name and key), the one recorded in this keyring wins.
     std::optional<Fingerprint> identify(LogicalKeyring keyring, const keyring::KeyEntry& key,
                                         const std::set<Fingerprint>& preferred) const {
-        for (auto it = linked_.lower_bound({keyring, Fingerprint{}});
-             it != linked_.end() && it->first.first == keyring; ++it) {
-            if (it->second.contains(key.serial)) return it->first.second;
-        }
+        if (auto it = by_serial_.find({keyring, key.serial}); it != by_serial_.end())
+            return it->second;
         auto [lo, hi] = by_description_.equal_range(key.description);
         std::optional<Fingerprint> any;
         for (auto it = lo; it != hi; ++it) {
@@ -353,8 +357,31 @@ class KeyIdentifier {
         return any;
     }
 
+    // For each certificate, the first of `keys` that identify() would give
+    // it if it were preferred too: what a lookup of one fingerprint finds,
+    // for all of them in one pass.
+    std::map<Fingerprint, KeySerial> locate(LogicalKeyring keyring,
+                                            const std::vector<keyring::KeyEntry>& keys,
+                                            const std::set<Fingerprint>& preferred) const {
+        std::map<Fingerprint, KeySerial> out;
+        for (const auto& key : keys) {
+            if (auto it = by_serial_.find({keyring, key.serial}); it != by_serial_.end()) {
+                out.emplace(it->second, key.serial);
+                continue;
+            }
+            // A certificate further on in the range is chosen only when no
+            // earlier one is preferred.
+            auto [lo, hi] = by_description_.equal_range(key.description);
+            for (auto it = lo; it != hi; ++it) {
+                out.emplace(it->second, key.serial);
+                if (preferred.contains(it->second)) break;
+            }
+        }
+        return out;
+    }
+
   private:
-    const LinkMap& linked_;
+    std::map<std::pair<LogicalKeyring, KeySerial>, Fingerprint> by_serial_;
     std::multimap<std::string, Fingerprint> by_description_;
 };
 
@@ -366,22 +393,12 @@ std::set<Fingerprint> recorded_in(const state::State& state, LogicalKeyring keyr
     return out;
 }
 
-// The key a keyring holds for `fingerprint`, if any.
-std::optional<KeySerial> find_linked(const KeyIdentifier& identifier, LogicalKeyring keyring,
-                                     const Fingerprint& fingerprint,
-                                     std::set<Fingerprint> preferred,
-                                     const std::vector<keyring::KeyEntry>& keys) {
-    preferred.insert(fingerprint);
-    for (const auto& key : keys) {
-        auto fp = identifier.identify(keyring, key, preferred);
-        if (fp && *fp == fingerprint) return key.serial;
-    }
-    return std::nullopt;
-}
-
 std::shared_ptr<const CertificateMap> parse_records(const state::State& state,
-                                                    const CertificateMap* previous) {
+                                                    const CertificateMap* previous,
+                                                    const std::vector<Certificate>& parsed = {}) {
     auto map = std::make_shared<CertificateMap>();
+    std::map<Fingerprint, const Certificate*> fresh;
+    for (const auto& c : parsed) fresh.emplace(c.info().fingerprint, &c);
     for (const auto& r : state.records) {
         if (map->contains(r.fingerprint)) continue;
         if (previous) {
@@ -389,6 +406,10 @@ std::shared_ptr<const CertificateMap> parse_records(const state::State& state,
                 map->emplace(r.fingerprint, it->second);
                 continue;
             }
+        }
+        if (auto it = fresh.find(r.fingerprint); it != fresh.end()) {
+            map->emplace(r.fingerprint, *it->second);
+            continue;
         }
         try {
             map->emplace(r.fingerprint, parse_der_certificate(r.der));
@@ -449,19 +470,19 @@ Manager::Snapshot Manager::snapshot() const {
     return Snapshot{policy_, state_, certificates_, linked_, seal_kernel_};
 }
 
-void Manager::save_locked(const state::State& next) {
+void Manager::save_locked(const state::State& next, const std::vector<Certificate>& parsed) {
     store_.save(next);  // throws Error(StateError)
-    auto certs = parse_records(next, snapshot().certificates.get());
+    auto certs = parse_records(next, snapshot().certificates.get(), parsed);
     std::lock_guard lock(data_mutex_);
     state_ = std::make_shared<const state::State>(next);
     certificates_ = std::move(certs);
 }
 
-void Manager::remember_link(LogicalKeyring keyring, const Fingerprint& fingerprint,
-                            KeySerial serial) {
+void Manager::remember_links(const std::vector<Link>& links) {
+    if (links.empty()) return;
     std::lock_guard lock(data_mutex_);
     auto next = std::make_shared<LinkMap>(*linked_);
-    (*next)[{keyring, fingerprint}].insert(serial);
+    for (const auto& l : links) (*next)[{l.keyring, l.fingerprint}].insert(l.serial);
     linked_ = std::move(next);
 }
 
@@ -542,7 +563,19 @@ TrustSnapshot Manager::trust_snapshot(const Snapshot& view) const {
 std::vector<CertificateResult> Manager::verify(ByteView bundle,
                                                std::string_view keyring_name) const {
     auto k = parse_keyring_argument(keyring_name);
-    auto entries = read_bundle(bundle);  // whole-input problems throw
+    std::vector<BundleEntry> entries;
+    try {
+        entries = read_bundle(bundle);  // over the limits, or empty: the call fails
+    } catch (const Error& e) {
+        // Bytes within bounds that hold nothing anchord can read (random
+        // bytes, a wrong outer tag) still go to the kernel's parser: one
+        // result shows the reader's failure beside the kernel's answer.
+        if (e.code() != ErrorCode::InvalidCertificate || bundle.empty()) throw;
+        BundleEntry raw;
+        raw.der.assign(bundle.begin(), bundle.end());
+        raw.error = e;
+        entries.push_back(std::move(raw));
+    }
     auto view = snapshot();
     auto trust = trust_snapshot(view);
     auto now = std::chrono::system_clock::now();
@@ -572,6 +605,28 @@ std::vector<CertificateResult> Manager::verify(ByteView bundle,
             try {
                 auto trial = keyrings_.trial(k, entry.der);
                 r.kernel = {trial.accepted, trial.error_name, trial.reason};
+                // The kernel applies restrict_link_by_digsig (.ima, .evm) and
+                // restrict_link_by_ca (.machine) after its parser and before
+                // the signature check; no scratch keyring carries them. Where
+                // the parser took the certificate and the policy's model of
+                // such a rule fails, the kernel's answer is ENOKEY.
+                if (trial.parsed) {
+                    for (const auto& rule : trial.predicted) {
+                        auto failed =
+                            std::find_if(r.checks.begin(), r.checks.end(), [&](const Check& c) {
+                                return c.id == rule && c.outcome == Outcome::Fail;
+                            });
+                        if (failed == r.checks.end()) continue;
+                        r.kernel = {
+                            false, keyring::errno_name(ENOKEY),
+                            "predicted by " + rule +
+                                ", a rule the kernel applies before the signature "
+                                "check and a scratch keyring cannot carry (there: " +
+                                (trial.accepted ? std::string("accepted") : trial.error_name) +
+                                "): " + failed->reason};
+                        break;
+                    }
+                }
             } catch (const keyring::KernelError& e) {
                 r.kernel = {false, keyring::errno_name(e.error_number()), e.what()};
             } catch (const Error& e) {
@@ -648,8 +703,9 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     auto trust = trust_snapshot(view);
     auto now = std::chrono::system_clock::now();
     auto present = certificate_keys(k);
-    KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
     const auto recorded = recorded_in(*view.state, k);
+    const auto located =
+        KeyIdentifier(*view.certificates, anchors_, *view.linked).locate(k, present, recorded);
 
     enum class Plan { Refused, AlreadyEnrolled, Duplicate, Link };
     struct Step {
@@ -691,10 +747,10 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         r.belongs_in = verdict.belongs_in;
 
         if (view.state->find(fp, k)) {
-            if (auto serial = find_linked(identifier, k, fp, recorded, present)) {
+            if (auto it = located.find(fp); it != located.end()) {
                 step.plan = Plan::AlreadyEnrolled;
                 r.accepted = true;
-                r.serial = *serial;
+                r.serial = it->second;
                 r.kernel = {true, "", "already enrolled and linked"};
                 continue;
             }
@@ -741,20 +797,33 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     }
 
     // Write-ahead: should anchord die between the link and the record, the
-    // next start knows what was under way.
+    // next start knows what was under way. Each intent carries the
+    // certificate, so that start can find the key even though no record
+    // names it.
     state::State next = *view.state;
-    for (auto i : to_link)
-        next.add_intent({results[i].fingerprint.value(), k, state::IntentAction::Link});
-    save_locked(next);
+    for (auto i : to_link) {
+        next.add_intent({results[i].fingerprint.value(), k, state::IntentAction::Link,
+                         steps[i].certificate->der()});
+    }
+    try {
+        save_locked(next);
+    } catch (const Error& e) {
+        throw Error(ErrorCode::StateError,
+                    std::string("nothing was enrolled: the state cannot be saved: ") + e.what());
+    }
 
     auto settle_intents = [&](state::State& s) {
         for (auto i : to_link)
             s.clear_intent({results[i].fingerprint.value(), k, state::IntentAction::Link});
     };
+    // What is on disk now; `next` goes on to gain the records.
+    const state::State ahead = next;
     auto abandon = [&] {
         // Nothing of this call stays: forget the intents (best effort; a
-        // failure here leaves them for the next start to settle).
-        state::State back = next;
+        // failure here leaves them for the next start to settle). From
+        // `ahead`, never `next`: records of keys just unlinked must not be
+        // saved.
+        state::State back = ahead;
         settle_intents(back);
         try {
             save_locked(back);
@@ -795,6 +864,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     }
 
     settle_intents(next);
+    std::vector<Certificate> parsed;
     for (auto i : linked) {
         const auto& fp = results[i].fingerprint.value();
         if (next.find(fp, k)) continue;  // linked again after drift: keep its record
@@ -807,9 +877,10 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         record.enrolled_at = std::chrono::floor<std::chrono::seconds>(now);
         record.caller_uid = requester.uid;
         next.records.push_back(std::move(record));
+        parsed.push_back(*steps[i].certificate);
     }
     try {
-        save_locked(next);
+        save_locked(next, parsed);
     } catch (const Error& e) {
         guards.clear();
         abandon();
@@ -819,10 +890,12 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     }
     for (auto& g : guards) g.commit();
 
+    std::vector<Link> links;
+    for (auto i : linked) links.push_back({k, results[i].fingerprint.value(), results[i].serial});
+    remember_links(links);
     for (auto i : linked) {
         const auto& fp = results[i].fingerprint.value();
         auto serial = results[i].serial;
-        remember_link(k, fp, serial);
         journal::info(journal::Event::Enrolled,
                       describe_position(i, fp) + " enrolled into " + name_of(k) + " as key " +
                           std::to_string(serial.value),
@@ -850,7 +923,9 @@ void Manager::remove(std::string_view fingerprint_text, std::string_view keyring
                         fp.to_string() + " is not enrolled by anchord in keyring " + name_of(k));
         }
         state::State next = *view.state;
-        state::Intent intent{fp, k, state::IntentAction::Unlink};
+        // With its certificate, the intent finds the key at the next start
+        // even if the record were lost meanwhile.
+        state::Intent intent{fp, k, state::IntentAction::Unlink, view.state->find(fp, k)->der};
         next.add_intent(intent);
         save_locked(next);
 
@@ -959,49 +1034,95 @@ void Manager::settle_intents_locked(Notes& notes) {
     auto view = snapshot();
     if (view.state->pending.empty()) return;
     state::State next = *view.state;
+    std::set<LogicalKeyring> touched;
+    // Each keyring is listed once: a bundle leaves hundreds of intents.
+    // Keys unlinked meanwhile answer NotFound, which is skipped below.
+    std::map<LogicalKeyring, std::vector<keyring::KeyEntry>> listed;
+    auto keys_of = [&](LogicalKeyring k) -> const std::vector<keyring::KeyEntry>& {
+        auto it = listed.find(k);
+        if (it == listed.end()) it = listed.emplace(k, certificate_keys(k)).first;
+        return it->second;
+    };
     for (const auto& intent : view.state->pending) {
         const auto k = intent.keyring;
-        const auto& location = keyrings_.location(k);
-        std::vector<KeySerial> serials;
-        if (location.serial) {
-            try {
-                KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
-                auto recorded = recorded_in(*view.state, k);
-                for (const auto& key : certificate_keys(k)) {
-                    auto id = identifier.identify(k, key, recorded);
-                    if (id && *id == intent.fingerprint) serials.push_back(key.serial);
-                }
-            } catch (const Error& e) {
-                journal::log(LOG_WARNING, std::string("cannot list a keyring: ") + e.what(),
-                             fields(k));
-            }
-        }
-        bool unlink = false;
-        if (intent.action == state::IntentAction::Link) {
-            // The caller never heard of success: the enrollment did not happen.
-            unlink = !next.find(intent.fingerprint, k);
+        const bool link = intent.action == state::IntentAction::Link;
+        const auto* record = view.state->find(intent.fingerprint, k);
+        if (link) {
             journal::info(journal::Event::Removed,
                           "an enrollment interrupted before it was recorded is rolled back",
                           fields(k, intent.fingerprint, std::nullopt, "rolled-back"));
         } else {
-            // The caller asked for the removal: finish it.
-            unlink = true;
-            next.erase(intent.fingerprint, k);
             journal::info(journal::Event::Removed, "an interrupted removal is finished",
                           fields(k, intent.fingerprint, std::nullopt, "removed"));
         }
-        if (unlink) {
+        // A Link intent of a certificate recorded before (linked again after
+        // drift): the key is the record's and stays.
+        const bool unlink = !link || record == nullptr;
+        const auto& location = keyrings_.location(k);
+        bool settled = true;
+        if (unlink && location.serial) {
+            // The kernel shows a key by its description only. Every key that
+            // may be this certificate's goes: one of a recorded certificate
+            // sharing the description (same subject and key) is linked again
+            // by reapply_locked, which runs next.
+            const Bytes& der = !intent.der.empty() ? intent.der : record ? record->der : intent.der;
+            std::optional<std::string> description;
+            if (!der.empty()) {
+                try {
+                    description = parse_der_certificate(der).info().kernel_description;
+                } catch (const Error& e) {
+                    // anchord links only certificates it has read: this one
+                    // was never linked.
+                    journal::log(LOG_WARNING,
+                                 std::string("an interrupted operation names a certificate that "
+                                             "cannot be read: ") +
+                                     e.what(),
+                                 fields(k, intent.fingerprint));
+                }
+            }
+            std::vector<KeySerial> serials;
+            try {
+                const auto& keys = keys_of(k);
+                if (description) {
+                    for (const auto& key : keys) {
+                        if (key.description == *description) serials.push_back(key.serial);
+                    }
+                } else if (der.empty()) {
+                    // A version 1 intent without its certificate: only the
+                    // certificates anchord knows can be recognised.
+                    KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
+                    auto recorded = recorded_in(*view.state, k);
+                    for (const auto& key : keys) {
+                        auto id = identifier.identify(k, key, recorded);
+                        if (id && *id == intent.fingerprint) serials.push_back(key.serial);
+                    }
+                }
+            } catch (const Error& e) {
+                journal::log(LOG_WARNING, std::string("cannot list a keyring: ") + e.what(),
+                             fields(k));
+                settled = false;
+            }
             for (auto serial : serials) {
                 try {
                     keyrings_.unlink(k, serial);
+                    touched.insert(k);
                 } catch (const Error& e) {
-                    journal::log(LOG_WARNING, std::string("cannot unlink: ") + e.what(), fields(k));
+                    if (e.code() == ErrorCode::NotFound) continue;  // gone meanwhile
+                    journal::log(LOG_ERR,
+                                 "cannot unlink key " + std::to_string(serial.value) +
+                                     "; the next start tries again: " + e.what(),
+                                 fields(k, intent.fingerprint));
+                    settled = false;
                 }
             }
-            if (!serials.empty()) notes.add([k](Listener& l) { l.keys_changed(k); });
         }
+        // An intent whose key may still be linked stays, so that no key
+        // anchord linked is left without a trace.
+        if (!settled) continue;
+        if (!link) next.erase(intent.fingerprint, k);
         next.clear_intent(intent);
     }
+    for (auto k : touched) notes.add([k](Listener& l) { l.keys_changed(k); });
     save_locked(next);
 }
 
@@ -1012,6 +1133,7 @@ void Manager::reapply_locked(Notes& notes) {
         std::string last_error;
     };
     std::vector<Pending> pending;
+    std::vector<Link> links;
     for (auto k : kApplyOrder) {
         const auto& location = keyrings_.location(k);
         bool any = false;
@@ -1030,12 +1152,12 @@ void Manager::reapply_locked(Notes& notes) {
         } catch (const Error& e) {
             journal::log(LOG_WARNING, std::string("cannot list a keyring: ") + e.what(), fields(k));
         }
-        KeyIdentifier identifier(*view.certificates, anchors_, *view.linked);
-        const auto recorded = recorded_in(*view.state, k);
+        const auto located = KeyIdentifier(*view.certificates, anchors_, *view.linked)
+                                 .locate(k, keys, recorded_in(*view.state, k));
         for (const auto& r : view.state->records) {
             if (r.keyring != k || !view.certificates->contains(r.fingerprint)) continue;
-            if (auto serial = find_linked(identifier, k, r.fingerprint, recorded, keys)) {
-                remember_link(k, r.fingerprint, *serial);
+            if (auto it = located.find(r.fingerprint); it != located.end()) {
+                links.push_back({k, r.fingerprint, it->second});
                 continue;
             }
             pending.push_back({&r, ""});
@@ -1050,7 +1172,7 @@ void Manager::reapply_locked(Notes& notes) {
             const auto& r = *it->record;
             try {
                 auto added = keyrings_.add(r.keyring, r.der);
-                remember_link(r.keyring, r.fingerprint, added.serial);
+                links.push_back({r.keyring, r.fingerprint, added.serial});
                 journal::info(
                     journal::Event::Reapplied,
                     r.fingerprint.to_string() + " linked again into " + name_of(r.keyring),
@@ -1065,6 +1187,7 @@ void Manager::reapply_locked(Notes& notes) {
             }
         }
     }
+    remember_links(links);
     for (const auto& p : pending) {
         journal::error(journal::Event::Drift,
                        "a recorded certificate cannot be linked again: " + p.last_error,

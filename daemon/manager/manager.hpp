@@ -228,8 +228,16 @@ class Manager {
     std::vector<DriftEntry> refresh_drift_locked(Notes& notes);
     std::vector<DriftEntry> compute_drift(const Snapshot& view) const;
     // Saves `next` and makes it the state readers see; throws Error(StateError).
-    void save_locked(const state::State& next);
-    void remember_link(LogicalKeyring keyring, const Fingerprint& fingerprint, KeySerial serial);
+    // `parsed`: certificates the caller has read already, so that they are
+    // not parsed again for the readers' view.
+    void save_locked(const state::State& next, const std::vector<Certificate>& parsed = {});
+    struct Link {
+        LogicalKeyring keyring;
+        Fingerprint fingerprint;
+        KeySerial serial;
+    };
+    // All at once: the link map is copied for its readers on every change.
+    void remember_links(const std::vector<Link>& links);
     void forget_links(LogicalKeyring keyring, const Fingerprint& fingerprint);
     void deliver(Notes& notes);
 

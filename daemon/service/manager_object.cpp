@@ -1,6 +1,7 @@
 #include "service/manager_object.hpp"
 
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "journal/journal.hpp"
@@ -9,21 +10,6 @@
 namespace anchord::service {
 
 namespace iface = io::github::anchord1;
-
-namespace {
-
-constexpr std::string_view kPartialOption = "partial";
-
-void check_bundle_size(const std::vector<uint8_t>& certificates) {
-    const std::size_t max = ReadLimits{}.max_bytes;
-    if (certificates.size() > max) {
-        throw Error(ErrorCode::InvalidArgument, "the certificates sent are too large (" +
-                                                    std::to_string(certificates.size()) +
-                                                    " bytes, at most " + std::to_string(max) + ")");
-    }
-}
-
-}  // namespace
 
 BusCertificateResult to_bus(const manager::CertificateResult& r) {
     std::vector<sdbus::Struct<std::string, std::string, std::string>> checks;
@@ -47,21 +33,14 @@ BusQuad to_bus(const manager::ProvisionEntry& p) {
     return BusQuad(p.path, p.keyring, std::string(manager::to_string(p.outcome)), p.reason);
 }
 
-manager::EnrollOptions parse_enroll_options(const std::map<std::string, sdbus::Variant>& options) {
-    manager::EnrollOptions out;
+std::vector<arguments::OptionArgument> option_arguments(
+    const std::map<std::string, sdbus::Variant>& options) {
+    std::vector<arguments::OptionArgument> out;
+    out.reserve(options.size());
     for (const auto& [key, value] : options) {
-        if (key == kPartialOption) {
-            if (!value.containsValueOfType<bool>()) {
-                throw Error(ErrorCode::InvalidArgument,
-                            "option \"partial\" must be a boolean (b), not " +
-                                manager::quote_argument(value.peekValueType()));
-            }
-            out.partial = value.get<bool>();
-        } else {
-            throw Error(ErrorCode::InvalidArgument, "unknown option " +
-                                                        manager::quote_argument(key) +
-                                                        ": the only option is \"partial\"");
-        }
+        arguments::OptionArgument option{key, value.peekValueType(), std::nullopt};
+        if (value.containsValueOfType<bool>()) option.boolean = value.get<bool>();
+        out.push_back(std::move(option));
     }
     return out;
 }
@@ -109,92 +88,108 @@ void ManagerObject::check(const auth::Caller& caller, auth::Action action) {
 
 // --- methods -----------------------------------------------------------------
 
-void ManagerObject::Verify(sdbus::Result<Results>&& result, std::vector<uint8_t> certificates,
-                           std::string keyring) {
-    translate([&] {
-        check_bundle_size(certificates);
-        manager::parse_keyring_argument(keyring);
-    });
-    auto reply = std::make_shared<sdbus::Result<Results>>(std::move(result));
-    auto job = [this, reply, certificates = std::move(certificates), keyring = std::move(keyring)] {
+namespace {
+
+// Runs `body` on a worker of `lane` and answers `result` with what it
+// returns, or with its error. The bus thread only validates and identifies
+// the caller: anything that may wait (the manager's lock, held for a whole
+// enrollment; polkit's answer) happens here, so reads keep being answered.
+template <typename... Outs, typename Body>
+void answer_on(Workers& workers, Lane lane, sdbus::Result<Outs...>&& result, Body body) {
+    auto reply = std::make_shared<sdbus::Result<Outs...>>(std::move(result));
+    auto job = [reply, body = std::move(body)]() mutable {
         try {
-            Results out;
-            for (const auto& r : manager_.verify(certificates, keyring)) out.push_back(to_bus(r));
-            reply->returnResults(out);
+            if constexpr (sizeof...(Outs) == 0) {
+                body();
+                reply->returnResults();
+            } else {
+                reply->returnResults(body());
+            }
         } catch (...) {
             reply->returnError(to_bus_error(std::current_exception()));
         }
     };
-    if (!workers_.post(std::move(job))) {
+    if (!workers.post(std::move(job), lane)) {
         reply->returnError(sdbus::Error(dbus_error_name(ErrorCode::Internal),
                                         "anchord is busy or stopping: try again"));
     }
+}
+
+manager::Requester requester_of(const auth::Caller& caller) {
+    return manager::Requester{caller.uid, caller.bus_name};
+}
+
+}  // namespace
+
+void ManagerObject::Verify(sdbus::Result<Results>&& result, std::vector<uint8_t> certificates,
+                           std::string keyring) {
+    translate([&] { arguments::check_verify(certificates, keyring); });
+    answer_on(workers_, Lane::Read, std::move(result),
+              [this, certificates = std::move(certificates), keyring = std::move(keyring)] {
+                  Results out;
+                  for (const auto& r : manager_.verify(certificates, keyring))
+                      out.push_back(to_bus(r));
+                  return out;
+              });
 }
 
 void ManagerObject::Enroll(sdbus::Result<Results>&& result, std::vector<uint8_t> certificates,
                            std::string keyring, std::map<std::string, sdbus::Variant> options) {
     auto [caller, parsed] = translate([&] {
-        check_bundle_size(certificates);
-        manager::parse_keyring_argument(keyring);
-        auto parsed = parse_enroll_options(options);
-        return std::pair(current_caller(), parsed);
+        auto checked = arguments::check_enroll(certificates, keyring, option_arguments(options));
+        return std::pair(current_caller(), checked.options);
     });
-    auto reply = std::make_shared<sdbus::Result<Results>>(std::move(result));
-    // polkit may take long (an interactive prompt): ask it off the bus thread.
-    auto job = [this, reply, caller = std::move(caller), parsed = parsed,
-                certificates = std::move(certificates), keyring = std::move(keyring)] {
-        try {
-            check(caller, auth::Action::Enroll);
-            Results out;
-            for (const auto& r : manager_.enroll(certificates, keyring, parsed,
-                                                 manager::Requester{caller.uid, caller.bus_name})) {
-                out.push_back(to_bus(r));
-            }
-            reply->returnResults(out);
-        } catch (...) {
-            reply->returnError(to_bus_error(std::current_exception()));
-        }
-    };
-    if (!workers_.post(std::move(job))) {
-        reply->returnError(sdbus::Error(dbus_error_name(ErrorCode::Internal),
-                                        "anchord is busy or stopping: try again"));
-    }
+    answer_on(workers_, Lane::Change, std::move(result),
+              [this, caller = std::move(caller), parsed = parsed,
+               certificates = std::move(certificates), keyring = std::move(keyring)] {
+                  check(caller, auth::Action::Enroll);
+                  Results out;
+                  for (const auto& r :
+                       manager_.enroll(certificates, keyring, parsed, requester_of(caller)))
+                      out.push_back(to_bus(r));
+                  return out;
+              });
 }
 
-void ManagerObject::Remove(const std::string& fingerprint, const std::string& keyring) {
-    translate([&] {
-        manager::parse_fingerprint_argument(fingerprint);
-        manager::parse_keyring_argument(keyring);
-        auto caller = current_caller();
-        check(caller, auth::Action::Remove);
-        manager_.remove(fingerprint, keyring, manager::Requester{caller.uid, caller.bus_name});
+void ManagerObject::Remove(sdbus::Result<>&& result, std::string fingerprint, std::string keyring) {
+    auto caller = translate([&] {
+        arguments::check_remove(fingerprint, keyring);
+        return current_caller();
     });
+    answer_on(workers_, Lane::Change, std::move(result),
+              [this, caller = std::move(caller), fingerprint = std::move(fingerprint),
+               keyring = std::move(keyring)] {
+                  check(caller, auth::Action::Remove);
+                  manager_.remove(fingerprint, keyring, requester_of(caller));
+              });
 }
 
-bool ManagerObject::Seal(const std::string& keyring) {
-    return translate([&] {
-        manager::parse_keyring_argument(keyring);
-        auto caller = current_caller();
-        check(caller, auth::Action::Seal);
-        return manager_.seal(keyring, manager::Requester{caller.uid, caller.bus_name});
+void ManagerObject::Seal(sdbus::Result<bool>&& result, std::string keyring) {
+    auto caller = translate([&] {
+        arguments::check_seal(keyring);
+        return current_caller();
     });
+    answer_on(workers_, Lane::Change, std::move(result),
+              [this, caller = std::move(caller), keyring = std::move(keyring)] {
+                  check(caller, auth::Action::Seal);
+                  return manager_.seal(keyring, requester_of(caller));
+              });
 }
 
-ManagerObject::QuadList ManagerObject::Reconcile() {
-    return translate([&] {
-        auto caller = current_caller();
+void ManagerObject::Reconcile(sdbus::Result<QuadList>&& result) {
+    auto caller = translate([&] { return current_caller(); });
+    answer_on(workers_, Lane::Change, std::move(result), [this, caller = std::move(caller)] {
         check(caller, auth::Action::Reconcile);
         QuadList out;
-        for (const auto& d : manager_.reconcile(manager::Requester{caller.uid, caller.bus_name})) {
-            out.push_back(to_bus(d));
-        }
+        for (const auto& d : manager_.reconcile(requester_of(caller))) out.push_back(to_bus(d));
         return out;
     });
 }
 
-void ManagerObject::ReloadPolicy() {
-    translate([&] {
-        check(current_caller(), auth::Action::ReloadPolicy);
+void ManagerObject::ReloadPolicy(sdbus::Result<>&& result) {
+    auto caller = translate([&] { return current_caller(); });
+    answer_on(workers_, Lane::Change, std::move(result), [this, caller = std::move(caller)] {
+        check(caller, auth::Action::ReloadPolicy);
         manager_.reload_policy();
     });
 }

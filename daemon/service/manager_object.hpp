@@ -2,7 +2,10 @@
 // ObjectManager over the keyring objects it owns. Each handler reads its
 // arguments, validates them (the error quotes the bad value), authorizes
 // the changing ones, hands the work to the manager and translates errors.
-// Verify and Enroll are Async: their bodies run on the workers.
+// Every method that may wait (Verify, and all the changing ones, which wait
+// for each other on the manager's lock and for polkit) is Async: its body
+// runs on the workers, Verify on the read lane, the others on the change
+// lane, so the bus thread never waits and reads are always answered.
 #pragma once
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -16,6 +19,7 @@
 #include "anchord/adaptor.h"
 #include "auth/authorizer.hpp"
 #include "manager/manager.hpp"
+#include "service/arguments.hpp"
 #include "service/keyring_object.hpp"
 #include "service/workers.hpp"
 
@@ -33,8 +37,10 @@ BusCertificateResult to_bus(const manager::CertificateResult& result);
 BusQuad to_bus(const manager::DriftEntry& entry);
 BusQuad to_bus(const manager::ProvisionEntry& entry);
 
-// Enroll's options: known keys with the right types, else InvalidArgument.
-manager::EnrollOptions parse_enroll_options(const std::map<std::string, sdbus::Variant>& options);
+// Enroll's a{sv} options as the plain values the argument checks take
+// (service/arguments.hpp).
+std::vector<arguments::OptionArgument> option_arguments(
+    const std::map<std::string, sdbus::Variant>& options);
 
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<io::github::anchord1::Manager_adaptor,
@@ -63,10 +69,10 @@ class ManagerObject final
                 std::string keyring) override;
     void Enroll(sdbus::Result<Results>&& result, std::vector<uint8_t> certificates,
                 std::string keyring, std::map<std::string, sdbus::Variant> options) override;
-    void Remove(const std::string& fingerprint, const std::string& keyring) override;
-    bool Seal(const std::string& keyring) override;
-    QuadList Reconcile() override;
-    void ReloadPolicy() override;
+    void Remove(sdbus::Result<>&& result, std::string fingerprint, std::string keyring) override;
+    void Seal(sdbus::Result<bool>&& result, std::string keyring) override;
+    void Reconcile(sdbus::Result<QuadList>&& result) override;
+    void ReloadPolicy(sdbus::Result<>&& result) override;
     std::tuple<std::string, std::string> GetPolicy() override;
 
     std::string Version() override;

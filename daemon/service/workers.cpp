@@ -1,5 +1,7 @@
 #include "service/workers.hpp"
 
+#include <malloc.h>
+
 #include <utility>
 
 #include "journal/journal.hpp"
@@ -7,21 +9,26 @@
 namespace anchord::service {
 
 Workers::Workers(std::size_t threads, std::size_t max_queued) : max_queued_(max_queued) {
-    threads_.reserve(threads);
-    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+    threads_.reserve(2 * threads);
+    for (std::size_t i = 0; i < threads; ++i) {
+        threads_.emplace_back([this] { run(reads_); });
+        threads_.emplace_back([this] { run(changes_); });
+    }
 }
 
 Workers::~Workers() {
     stop();
 }
 
-bool Workers::post(std::function<void()> job) {
+bool Workers::post(std::function<void()> job, Lane lane) {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ || queue_.size() >= max_queued_) return false;
-        queue_.push_back(std::move(job));
+        auto& queue = lane == Lane::Read ? reads_ : changes_;
+        if (stopping_ || queue.jobs.size() >= max_queued_) return false;
+        queue.jobs.push_back(std::move(job));
     }
-    wake_.notify_one();
+    // One condition for both lanes: wake them all, the right one takes it.
+    wake_.notify_all();
     return true;
 }
 
@@ -36,15 +43,15 @@ void Workers::stop() {
     }
 }
 
-void Workers::run() {
+void Workers::run(Queue& queue) {
     for (;;) {
         std::function<void()> job;
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // stopping, and nothing left to answer
-            job = std::move(queue_.front());
-            queue_.pop_front();
+            wake_.wait(lock, [&] { return stopping_ || !queue.jobs.empty(); });
+            if (queue.jobs.empty()) return;  // stopping, and nothing left to answer
+            job = std::move(queue.jobs.front());
+            queue.jobs.pop_front();
         }
         try {
             job();
@@ -54,6 +61,9 @@ void Workers::run() {
         } catch (...) {
             journal::log(LOG_ERR, "a request failed unexpectedly");
         }
+        // A change may have read a bundle of a megabyte and parsed a
+        // thousand certificates: give that memory back to the system.
+        if (&queue == &changes_) ::malloc_trim(0);
     }
 }
 

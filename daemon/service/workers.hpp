@@ -1,6 +1,9 @@
-// A few threads that run the bodies of Async bus methods (Verify, Enroll),
-// so that a long enrollment or a slow polkit answer never holds up the bus
-// thread, which keeps serving properties and introspection meanwhile.
+// Threads that run the bodies of Async bus methods, so that a long
+// enrollment or a slow polkit answer never holds up the bus thread, which
+// keeps serving properties and introspection meanwhile. Two lanes: reads
+// (Verify) and changes (Enroll, Remove, Seal, Reconcile, ReloadPolicy).
+// Changes wait for one another on the manager's lock; on a lane of their
+// own they never take every thread from the reads.
 #pragma once
 
 #include <condition_variable>
@@ -13,28 +16,35 @@
 
 namespace anchord::service {
 
+enum class Lane { Read, Change };
+
 class Workers {
   public:
-    // At most `max_queued` jobs wait; more are refused, so a flood of calls
-    // cannot grow memory without bound.
+    // `threads` threads per lane. At most `max_queued` jobs wait in each
+    // lane; more are refused, so a flood of calls cannot grow memory
+    // without bound.
     explicit Workers(std::size_t threads, std::size_t max_queued = 64);
     Workers(const Workers&) = delete;
     Workers& operator=(const Workers&) = delete;
     ~Workers();
 
-    // false when the queue is full or the workers are stopping: the caller
-    // answers the request itself.
-    bool post(std::function<void()> job);
+    // false when the lane's queue is full or the workers are stopping: the
+    // caller answers the request itself.
+    bool post(std::function<void()> job, Lane lane = Lane::Read);
 
     // Runs what is queued, then joins the threads. Idempotent.
     void stop();
 
   private:
-    void run();
+    struct Queue {
+        std::deque<std::function<void()>> jobs;
+    };
+    void run(Queue& queue);
 
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::deque<std::function<void()>> queue_;
+    Queue reads_;
+    Queue changes_;
     std::size_t max_queued_;
     bool stopping_ = false;
     std::vector<std::thread> threads_;

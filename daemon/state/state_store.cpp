@@ -208,22 +208,26 @@ class Reader {
     const fs::path& file_;
 };
 
+// A certificate's DER in base64 that must hash to `fingerprint`.
+Bytes read_der(const Reader& r, const json& value, const std::string& ptr,
+               const Fingerprint& fingerprint, const char* owner) {
+    const auto& text = r.string(value, ptr);
+    auto der = base64_decode(text);
+    if (!der) r.fail(ptr, "the certificate is not valid base64");
+    if (der->empty()) r.fail(ptr, "the certificate is empty");
+    if (Fingerprint::of_der(*der) != fingerprint) {
+        r.fail(ptr, "the certificate's SHA-256 is " + Fingerprint::of_der(*der).to_string() +
+                        " but the " + owner + " says " + fingerprint.to_string());
+    }
+    return std::move(*der);
+}
+
 Record read_record(const Reader& r, const json& value, const std::string& ptr) {
     r.object(value, ptr);
     Record rec;
     rec.fingerprint = r.fingerprint(r.member(value, ptr, "fingerprint"), ptr + "/fingerprint");
     rec.keyring = r.keyring(r.member(value, ptr, "keyring"), ptr + "/keyring");
-
-    const auto& der_text = r.string(r.member(value, ptr, "der"), ptr + "/der");
-    auto der = base64_decode(der_text);
-    if (!der) r.fail(ptr + "/der", "the certificate is not valid base64");
-    if (der->empty()) r.fail(ptr + "/der", "the certificate is empty");
-    rec.der = std::move(*der);
-    if (Fingerprint::of_der(rec.der) != rec.fingerprint) {
-        r.fail(ptr + "/der", "the certificate's SHA-256 is " +
-                                 Fingerprint::of_der(rec.der).to_string() +
-                                 " but the record says " + rec.fingerprint.to_string());
-    }
+    rec.der = read_der(r, r.member(value, ptr, "der"), ptr + "/der", rec.fingerprint, "record");
 
     const auto& origin = r.string(r.member(value, ptr, "origin"), ptr + "/origin");
     auto o = parse_origin(origin);
@@ -248,7 +252,7 @@ Record read_record(const Reader& r, const json& value, const std::string& ptr) {
     return rec;
 }
 
-Intent read_intent(const Reader& r, const json& value, const std::string& ptr) {
+Intent read_intent(const Reader& r, const json& value, const std::string& ptr, int version) {
     r.object(value, ptr);
     Intent in;
     in.fingerprint = r.fingerprint(r.member(value, ptr, "fingerprint"), ptr + "/fingerprint");
@@ -260,6 +264,10 @@ Intent read_intent(const Reader& r, const json& value, const std::string& ptr) {
         in.action = IntentAction::Unlink;
     } else {
         r.fail(ptr + "/action", "\"" + action + "\" is not one of link, unlink");
+    }
+    if (auto it = value.find("der"); it != value.end()) {
+        if (version < 2) r.fail(ptr + "/der", "\"der\" in an intent needs version 2");
+        in.der = read_der(r, *it, ptr + "/der", in.fingerprint, "intent");
     }
     return in;
 }
@@ -278,8 +286,10 @@ State parse_state(const fs::path& file, const std::string& text) {
     const auto& version = r.member(doc, "", "version");
     if (!version.is_number_integer())
         r.fail("/version", "expected an integer, found " + version.dump());
-    if (version.get<std::int64_t>() != State::kVersion) {
-        r.fail("/version", "unknown version " + version.dump() + " (this anchord reads version " +
+    const auto file_version = version.get<std::int64_t>();
+    if (file_version < State::kOldestReadableVersion || file_version > State::kVersion) {
+        r.fail("/version", "unknown version " + version.dump() + " (this anchord reads versions " +
+                               std::to_string(State::kOldestReadableVersion) + " to " +
                                std::to_string(State::kVersion) +
                                "; was the file written by a newer one?)");
     }
@@ -305,7 +315,8 @@ State parse_state(const fs::path& file, const std::string& text) {
     if (auto it = doc.find("pending"); it != doc.end()) {
         r.array(*it, "/pending");
         for (std::size_t i = 0; i < it->size(); ++i) {
-            s.add_intent(read_intent(r, (*it)[i], "/pending/" + std::to_string(i)));
+            s.add_intent(read_intent(r, (*it)[i], "/pending/" + std::to_string(i),
+                                     static_cast<int>(file_version)));
         }
     }
     return s;
@@ -328,11 +339,13 @@ std::string serialize(const State& s) {
     for (auto k : s.sealed) sealed.push_back(std::string(to_string(k)));
     json pending = json::array();
     for (const auto& in : s.pending) {
-        pending.push_back({
+        json entry = {
             {"fingerprint", in.fingerprint.to_string()},
             {"keyring", std::string(to_string(in.keyring))},
             {"action", std::string(to_string(in.action))},
-        });
+        };
+        if (!in.der.empty()) entry["der"] = base64_encode(in.der);
+        pending.push_back(std::move(entry));
     }
     json doc = {
         {"version", s.version},
@@ -362,6 +375,23 @@ void make_private_dir(const fs::path& dir) {
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         throw Error(ErrorCode::StateError,
                     "the state directory " + dir.string() + " is not a directory");
+    }
+}
+
+// save() writes here first; mkostemp replaces the six X.
+constexpr std::string_view kTempPrefix = ".state.json.";
+
+// A save interrupted between mkostemp and rename (SIGKILL, power loss)
+// leaves its temporary file behind, as large as the state: removed by the
+// next save. One anchord owns a state directory, so none is in use.
+void remove_stale_temporaries(const fs::path& dir) {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        if (name.size() == kTempPrefix.size() + 6 && name.starts_with(kTempPrefix) &&
+            it->is_regular_file(ec)) {
+            ::unlink(it->path().c_str());
+        }
     }
 }
 
@@ -419,12 +449,17 @@ bool State::erase(const Fingerprint& fingerprint, LogicalKeyring keyring) {
 }
 
 void State::add_intent(const Intent& intent) {
-    if (std::find(pending.begin(), pending.end(), intent) == pending.end())
+    auto it = std::find_if(pending.begin(), pending.end(),
+                           [&](const Intent& in) { return in.same_operation(intent); });
+    if (it == pending.end()) {
         pending.push_back(intent);
+    } else if (it->der.empty()) {
+        it->der = intent.der;
+    }
 }
 
 bool State::clear_intent(const Intent& intent) {
-    return std::erase(pending, intent) > 0;
+    return std::erase_if(pending, [&](const Intent& in) { return in.same_operation(intent); }) > 0;
 }
 
 StateStore::StateStore(std::filesystem::path dir)
@@ -488,8 +523,9 @@ void StateStore::save(const State& state) {
                         " bytes, more than anchord would read back; not writing " + file_.string());
     }
     make_private_dir(dir_);
+    remove_stale_temporaries(dir_);
 
-    std::string temp = (dir_ / ".state.json.XXXXXX").string();
+    std::string temp = (dir_ / (std::string(kTempPrefix) + "XXXXXX")).string();
     UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
     if (!fd) {
         int err = errno;

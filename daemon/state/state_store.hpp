@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "anchord/error.hpp"
@@ -39,11 +40,12 @@ struct Record {
 // is killed (SIGKILL, power loss) between touching a keyring and saving.
 //
 //   Link (enrolling):
-//     1. add Intent{fp, keyring, Link} to `pending`, save();
+//     1. add Intent{fp, keyring, Link, der} to `pending`, save();
 //     2. link the key into the kernel keyring;
 //     3. add the Record, remove the intent, save().
 //   Unlink (removing):
-//     1. add Intent{fp, keyring, Unlink} to `pending` (the Record stays), save();
+//     1. add Intent{fp, keyring, Unlink, der} to `pending` (the Record stays),
+//        save();
 //     2. unlink the key from the kernel keyring;
 //     3. remove the Record, remove the intent, save().
 //
@@ -52,22 +54,47 @@ struct Record {
 //             enrollment did not happen; unlink the key if the kernel has it
 //             (unless a Record for the same fingerprint and keyring exists,
 //             i.e. it was already enrolled before), then drop the intent.
+//             No record names the certificate, so the intent carries its DER:
+//             the kernel shows a key only by its description (subject and
+//             key identifier), which is computed from the DER.
 //   Unlink -> rolled forward: the caller asked for the removal; unlink the
 //             key if still there, drop the Record, then drop the intent.
+// Every key with the certificate's description is unlinked (a recorded
+// certificate sharing it is linked again by the re-apply that follows); an
+// intent whose key cannot be unlinked stays pending for the next start.
 // Both are idempotent, so a crash during recovery is recovered the same way.
 enum class IntentAction { Link, Unlink };  // JSON "link", "unlink"
 
 std::string_view to_string(IntentAction action) noexcept;
 
 struct Intent {
+    Intent() = default;
+    Intent(Fingerprint fp, LogicalKeyring k, IntentAction a, Bytes certificate = {})
+        : fingerprint(fp), keyring(k), action(a), der(std::move(certificate)) {}
+
     Fingerprint fingerprint;
     LogicalKeyring keyring = LogicalKeyring::Ima;
     IntentAction action = IntentAction::Link;
+    // The certificate (Fingerprint::of_der(der) == fingerprint), which
+    // anchord writes into every intent since version 2. Empty in intents of
+    // version 1: those only the certificates anchord knows can identify.
+    Bytes der;
     bool operator==(const Intent&) const = default;
+    // Same operation on the same certificate and keyring, whatever `der` says.
+    bool same_operation(const Intent& other) const {
+        return fingerprint == other.fingerprint && keyring == other.keyring &&
+               action == other.action;
+    }
 };
 
+// The state file's versions:
+//   1  records, sealed, pending {fingerprint, keyring, action}
+//   2  pending entries may carry "der" (base64, as in records), which
+//      anchord writes for each intent. Version 1 files load (their intents
+//      without DER) and are written back as version 2.
 struct State {
-    static constexpr int kVersion = 1;
+    static constexpr int kVersion = 2;
+    static constexpr int kOldestReadableVersion = 1;
 
     int version = kVersion;
     std::vector<Record> records;      // at most one per (fingerprint, keyring)
@@ -78,8 +105,11 @@ struct State {
     // Removes the record; false when there was none.
     bool erase(const Fingerprint& fingerprint, LogicalKeyring keyring);
 
-    void add_intent(const Intent& intent);    // no duplicate is added
-    bool clear_intent(const Intent& intent);  // false when it was not pending
+    // No duplicate (same_operation) is added; a duplicate without DER is
+    // given the new intent's DER.
+    void add_intent(const Intent& intent);
+    // Clears the pending intent of the same operation; false when none was.
+    bool clear_intent(const Intent& intent);
 };
 
 // A state file larger than this is refused: it cannot be ours.
@@ -89,13 +119,16 @@ class StateStore {
   public:
     explicit StateStore(std::filesystem::path dir);  // the file is dir/"state.json"
 
-    // Missing file: an empty State. Anything wrong with the file throws
+    // Missing file: an empty State. A file of an older version is read and
+    // returned as the current version (State::kVersion). Anything wrong with the file throws
     // Error(StateError) naming the file, the JSON pointer of the bad value
     // and what to do; the file itself is never modified.
     State load() const;
     // Atomic replace (temp file, fsync, rename, fsync of the directory).
-    // Creates the directory (0700) when missing. On failure the temp file is
-    // removed, the old state.json is untouched and Error(StateError) thrown.
+    // Creates the directory (0700) when missing, and first removes the
+    // temporary files an interrupted save left there. On failure the temp
+    // file is removed, the old state.json is untouched and Error(StateError)
+    // thrown.
     void save(const State& state);
 
     const std::filesystem::path& dir() const { return dir_; }

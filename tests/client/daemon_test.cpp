@@ -160,6 +160,31 @@ TEST_F(AnchorctlWithDaemon, VerifyRefusedShowsFailedChecksFirstAndExits1) {
                 document["results"][0]["kernel"]["accepted"] == false);
 }
 
+TEST_F(AnchorctlWithDaemon, VerifyOfUnreadableBytesShowsTheKernelsAnswerToo) {
+    // A SET tag where the certificate's SEQUENCE is: anchord cannot read it,
+    // the kernel's parser is asked all the same.
+    anchord::Bytes bytes = pki_.chain.leaf.der;
+    bytes[0] = 0x31;
+    const auto garbled = file("wrong-tag.der", bytes);
+    const auto document = ctl_json({"verify", "-k", "ima", garbled}, 1, "verify");
+    EXPECT_EQ(document["accepted"], false);
+    EXPECT_FALSE(document.contains("error"));
+    ASSERT_EQ(document["results"].size(), 1u);
+    const auto& r = document["results"][0];
+    EXPECT_EQ(r["file"], garbled);
+    EXPECT_TRUE(r["fingerprint"].is_null());
+    EXPECT_EQ(r["accepted"], false);
+    ASSERT_EQ(r["checks"].size(), 1u);
+    EXPECT_EQ(r["checks"][0]["id"], "certificate.readable");
+    EXPECT_EQ(r["checks"][0]["outcome"], "fail");
+    EXPECT_EQ(r["kernel"]["accepted"], false);
+    EXPECT_EQ(r["kernel"]["error"], "EBADMSG");
+
+    const auto text = ctl({"verify", "-k", "ima", garbled});
+    EXPECT_EQ(text.exit_status, 1) << text.err;
+    EXPECT_NE(text.out.find("(unreadable certificate)"), std::string::npos) << text.out;
+}
+
 TEST_F(AnchorctlWithDaemon, VerifySeveralFilesGivesOneResultPerCertificateInOrder) {
     // DER and PEM mixed: one call per file, the index counting on.
     const auto inter = der_file("intermediate.der", pki_.chain.intermediate);

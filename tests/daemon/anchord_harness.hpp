@@ -6,6 +6,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <keyutils.h>
 #include <poll.h>
@@ -36,6 +37,7 @@
 #include "anchord/policy.hpp"
 #include "anchord/types.hpp"
 #include "dbus_daemon.hpp"
+#include "kernel_keys.hpp"
 #include "test_pki.hpp"
 
 namespace anchord::testing {
@@ -103,16 +105,6 @@ inline bool eventually(const std::function<bool()>& done) {
         pause_briefly();
     }
     return done();
-}
-
-// The serials a keyring links, read with keyutils directly.
-inline std::vector<key_serial_t> ring_serials(key_serial_t ring) {
-    void* raw = nullptr;
-    long size = keyctl_read_alloc(ring, &raw);
-    if (size < 0) return {};
-    std::unique_ptr<void, decltype(&std::free)> owned(raw, &std::free);
-    const auto* ids = static_cast<const key_serial_t*>(raw);
-    return {ids, ids + static_cast<std::size_t>(size) / sizeof(key_serial_t)};
 }
 
 // The error name a call fails with, "" when it succeeds.
@@ -431,5 +423,110 @@ class AnchordTest : public ::testing::Test {
     pid_t pid_ = -1;
     int starts_ = 0;
 };
+
+// --- forked callers ------------------------------------------------------------
+
+// What a forked caller did: its exit code (-1 when it did not exit normally
+// or was killed at the deadline) and everything it wrote to its pipe.
+struct CallerOutcome {
+    int exit_code = -1;
+    std::string output;
+};
+
+inline void write_all(int fd, const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+// Runs each body in a child process of its own, all at once, and collects
+// what they write to the pipe they are given until every one has exited.
+// A body makes its own bus connection (an sd-bus connection must not cross
+// fork) and returns its exit code; an exception is exit code 99. Children
+// still running at `deadline` are killed.
+inline std::vector<CallerOutcome> run_callers(const std::vector<std::function<int(int)>>& bodies,
+                                              std::chrono::seconds deadline = kTimeout * 10) {
+    struct Running {
+        pid_t pid = -1;
+        int fd = -1;
+    };
+    std::vector<Running> running(bodies.size());
+    std::vector<CallerOutcome> outcomes(bodies.size());
+    const pid_t parent = ::getpid();
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+        int pipe_fds[2];
+        if (::pipe2(pipe_fds, O_CLOEXEC) != 0) break;
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != parent) ::_exit(127);
+            ::close(pipe_fds[0]);
+            int code = 99;
+            try {
+                code = bodies[i](pipe_fds[1]);
+            } catch (...) {
+            }
+            ::_exit(code);
+        }
+        ::close(pipe_fds[1]);
+        if (pid < 0) {
+            ::close(pipe_fds[0]);
+            break;
+        }
+        running[i] = {pid, pipe_fds[0]};
+    }
+    const auto end = std::chrono::steady_clock::now() + deadline;
+    for (;;) {
+        std::vector<pollfd> fds;
+        std::vector<std::size_t> owners;
+        for (std::size_t i = 0; i < running.size(); ++i) {
+            if (running[i].fd < 0) continue;
+            fds.push_back({running[i].fd, POLLIN, 0});
+            owners.push_back(i);
+        }
+        if (fds.empty()) break;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            end - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) < 0 && errno != EINTR)
+            break;
+        for (std::size_t j = 0; j < fds.size(); ++j) {
+            if (fds[j].revents == 0) continue;
+            auto& r = running[owners[j]];
+            char buf[65536];
+            ssize_t n = ::read(r.fd, buf, sizeof buf);
+            if (n > 0) {
+                outcomes[owners[j]].output.append(buf, static_cast<std::size_t>(n));
+            } else if (n == 0 || errno != EINTR) {
+                ::close(r.fd);
+                r.fd = -1;
+            }
+        }
+    }
+    for (std::size_t i = 0; i < running.size(); ++i) {
+        auto& r = running[i];
+        if (r.fd >= 0) ::close(r.fd);
+        if (r.pid <= 0) continue;
+        int status = 0;
+        bool exited = eventually([&] { return ::waitpid(r.pid, &status, WNOHANG) == r.pid; });
+        if (!exited) {
+            ::kill(r.pid, SIGKILL);
+            ::waitpid(r.pid, &status, 0);
+            continue;
+        }
+        if (WIFEXITED(status)) outcomes[i].exit_code = WEXITSTATUS(status);
+    }
+    return outcomes;
+}
+
+// Drops every privilege a caller might have: nobody, with no groups.
+inline bool become_nobody() {
+    return ::setgroups(0, nullptr) == 0 && ::setresgid(65534, 65534, 65534) == 0 &&
+           ::setresuid(65534, 65534, 65534) == 0;
+}
 
 }  // namespace anchord::testing

@@ -166,6 +166,32 @@ TEST_F(ManagerTest, VerifyAsksTheKernelEvenWhenThePolicyRefuses) {
     EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty());
 }
 
+TEST_F(ManagerTest, VerifyGivesUnreadableBytesToTheKernelToo) {
+    // Neither DER anchord reads nor PEM: random bytes, and a certificate
+    // whose outer SEQUENCE tag is a SET. The reader's failure and the
+    // kernel's parser's answer stand side by side in one result each.
+    Bytes random_bytes(600);
+    for (std::size_t i = 0; i < random_bytes.size(); ++i)
+        random_bytes[i] = static_cast<std::uint8_t>((i * 7919 + 13) % 251 + 1);
+    random_bytes[0] = 0x01;
+    Bytes wrong_tag = chain_.leaf.der;
+    wrong_tag[0] = 0x31;
+    for (const Bytes* input : {&random_bytes, &wrong_tag}) {
+        auto results = manager_->verify(*input, "ima");
+        ASSERT_EQ(results.size(), 1u);
+        const auto& r = results[0];
+        EXPECT_EQ(r.index, 0u);
+        EXPECT_FALSE(r.fingerprint.has_value());
+        EXPECT_FALSE(r.accepted);
+        ASSERT_EQ(r.checks.size(), 1u);
+        EXPECT_EQ(r.checks[0].id, "certificate.readable");
+        EXPECT_EQ(r.checks[0].outcome, Outcome::Fail);
+        EXPECT_FALSE(r.kernel.accepted);
+        EXPECT_EQ(r.kernel.error_name, "EBADMSG");
+    }
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty());
+}
+
 TEST_F(ManagerTest, ABundleMayChainOnItsOwnEarlierCertificates) {
     // root -> intermediate -> sub-intermediate, both CAs into secondary in one call.
     auto sub = make_signed(ca_spec("sub intermediate"), chain_.intermediate);

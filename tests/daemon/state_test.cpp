@@ -90,14 +90,14 @@ TEST_F(StateStoreTest, RoundTrip) {
     s.records.back().enrolled_at = at(2030, 2, 28, 23, 59, 59);
     s.records.push_back(make_record(a.der, LogicalKeyring::Evm, Origin::Sandbox, "", 4294967295u));
     s.sealed = {LogicalKeyring::Ima, LogicalKeyring::Evm};
-    s.pending = {Intent{Fingerprint::of_der(b.der), LogicalKeyring::Ima, IntentAction::Link},
+    s.pending = {Intent{Fingerprint::of_der(b.der), LogicalKeyring::Ima, IntentAction::Link, b.der},
                  Intent{Fingerprint::of_der(a.der), LogicalKeyring::Evm, IntentAction::Unlink}};
 
     StateStore store(root_ / "nested" / "state");
     store.save(s);
     State back = store.load();
 
-    EXPECT_EQ(back.version, 1);
+    EXPECT_EQ(back.version, State::kVersion);
     ASSERT_EQ(back.records.size(), 3u);
     for (std::size_t i = 0; i < 3; ++i) {
         EXPECT_EQ(back.records[i].fingerprint, s.records[i].fingerprint);
@@ -113,7 +113,7 @@ TEST_F(StateStoreTest, RoundTrip) {
 
     // The JSON form is a contract (an admin may read it; a later anchord migrates it).
     json doc = json::parse(read_bytes(store.file()));
-    EXPECT_EQ(doc["version"], 1);
+    EXPECT_EQ(doc["version"], 2);
     EXPECT_EQ(doc["records"][0]["fingerprint"], Fingerprint::of_der(a.der).to_string());
     EXPECT_EQ(doc["records"][0]["keyring"], "ima");
     EXPECT_EQ(doc["records"][0]["origin"], "api");
@@ -126,6 +126,10 @@ TEST_F(StateStoreTest, RoundTrip) {
     EXPECT_EQ(doc["sealed"], json({"ima", "evm"}));
     EXPECT_EQ(doc["pending"][0]["action"], "link");
     EXPECT_EQ(doc["pending"][1]["action"], "unlink");
+    // A link intent carries its certificate, as a record does; an unlink
+    // intent's certificate is in its record.
+    EXPECT_EQ(doc["pending"][0]["der"], doc["records"][1]["der"]);
+    EXPECT_FALSE(doc["pending"][1].contains("der"));
 
     // The store is private: the directory 0700 (created), the file 0600.
     struct stat st {};
@@ -155,7 +159,7 @@ TEST_F(StateStoreTest, DerOfEveryLengthRoundTrips) {
 TEST_F(StateStoreTest, MissingFileIsAnEmptyStateAndCreatesNothing) {
     StateStore store(root_ / "absent");
     State s = store.load();
-    EXPECT_EQ(s.version, 1);
+    EXPECT_EQ(s.version, State::kVersion);
     EXPECT_TRUE(s.records.empty());
     EXPECT_TRUE(s.sealed.empty());
     EXPECT_TRUE(s.pending.empty());
@@ -211,6 +215,20 @@ TEST(StateTest, FindEraseAndIntents) {
     EXPECT_TRUE(s.clear_intent(in));
     EXPECT_FALSE(s.clear_intent(in));
     EXPECT_TRUE(s.pending.empty());
+
+    // An intent is one operation whether or not it carries the certificate:
+    // a second add fills in a missing DER, a clear without DER clears it.
+    Intent bare{Fingerprint::of_der(d1), LogicalKeyring::Ima, IntentAction::Link};
+    Intent full{Fingerprint::of_der(d1), LogicalKeyring::Ima, IntentAction::Link, d1};
+    s.add_intent(bare);
+    s.add_intent(full);
+    ASSERT_EQ(s.pending.size(), 1u);
+    EXPECT_EQ(s.pending[0].der, d1);
+    s.add_intent({Fingerprint::of_der(d1), LogicalKeyring::Ima, IntentAction::Unlink});
+    EXPECT_EQ(s.pending.size(), 2u) << "another action is another intent";
+    EXPECT_TRUE(s.clear_intent(bare));
+    ASSERT_EQ(s.pending.size(), 1u);
+    EXPECT_EQ(s.pending[0].action, IntentAction::Unlink);
 }
 
 // A tmpfs mounted for the test, unmounted whatever happens.
@@ -235,6 +253,22 @@ class TmpfsMount {
     bool mounted_ = false;
     std::string error_;
 };
+
+// A save killed before its rename leaves a temporary file as large as the
+// state: the next save removes it, and nothing else.
+TEST_F(StateStoreTest, TemporaryFilesOfAnInterruptedSaveAreRemovedByTheNextSave) {
+    StateStore store(root_);
+    State s;
+    s.records.push_back(make_record(Bytes{1, 2, 3}, LogicalKeyring::Ima));
+    store.save(s);
+    write_bytes(root_ / ".state.json.Ab12Cd", "{\"version\": 2, \"rec");
+    write_bytes(root_ / ".state.json.keep", "not ours: another name");
+    write_bytes(root_ / "notes.txt", "an admin's");
+    store.save(s);
+    EXPECT_EQ(dir_entries(root_),
+              (std::vector<std::string>{".state.json.keep", "notes.txt", "state.json"}));
+    EXPECT_EQ(store.load().records.size(), 1u);
+}
 
 // A full disk mid-write: StateError naming the cause, the old file byte for
 // byte, and no temporary file left behind.
@@ -319,6 +353,18 @@ std::string without(const std::string& parent, const std::string& key) {
     return doc.dump();
 }
 
+// A version 2 file whose one link intent carries `der`, for the record's
+// fingerprint.
+std::string version2_with_intent_der(const json& der) {
+    json doc = valid_doc();
+    doc["version"] = 2;
+    doc["pending"] = json::array({{{"fingerprint", valid_record()["fingerprint"]},
+                                   {"keyring", "ima"},
+                                   {"action", "link"},
+                                   {"der", der}}});
+    return doc.dump();
+}
+
 std::vector<Damage> damages() {
     json duplicate = valid_doc();
     duplicate["records"].push_back(valid_record());
@@ -373,6 +419,17 @@ std::vector<Damage> damages() {
         {"pending missing keyring",
          with("/pending/0", {{"fingerprint", valid_record()["fingerprint"]}, {"action", "link"}}),
          "/pending/0"},
+        {"pending der in version 1",
+         with("/pending/0", {{"fingerprint", valid_record()["fingerprint"]},
+                             {"keyring", "ima"},
+                             {"action", "link"},
+                             {"der", "MAMCAQE="}}),
+         "/pending/0/der"},
+        {"pending der not base64", version2_with_intent_der("MAMCAQE"), "/pending/0/der"},
+        {"pending der empty", version2_with_intent_der(""), "/pending/0/der"},
+        {"pending der of another certificate", version2_with_intent_der("MAMCAQI="),
+         "/pending/0/der"},
+        {"pending der not a string", version2_with_intent_der(json::array()), "/pending/0/der"},
     };
 }
 
@@ -409,18 +466,57 @@ TEST_F(StateStoreTest, EveryDamagedFileIsAStateErrorAndLeftUntouched) {
 
 TEST_F(StateStoreTest, UnknownVersionIsRefused) {
     StateStore store(root_);
-    json doc = valid_doc();
-    doc["version"] = 2;
-    std::string text = doc.dump();
-    write_bytes(store.file(), text);
-    try {
-        (void)store.load();
-        FAIL() << "loaded version 2";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), ErrorCode::StateError);
-        EXPECT_NE(std::string(e.what()).find("/version"), std::string::npos) << e.what();
+    for (int version : {0, State::kVersion + 1}) {
+        SCOPED_TRACE(version);
+        json doc = valid_doc();
+        doc["version"] = version;
+        std::string text = doc.dump();
+        write_bytes(store.file(), text);
+        try {
+            (void)store.load();
+            ADD_FAILURE() << "loaded version " << version;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::StateError);
+            EXPECT_NE(std::string(e.what()).find("/version"), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(read_bytes(store.file()), text);
     }
-    EXPECT_EQ(read_bytes(store.file()), text);
+}
+
+// A version 1 file, written before intents carried their certificate,
+// loads as the current version and is written back as version 2.
+TEST_F(StateStoreTest, Version1FileLoadsAndIsWrittenBackAsVersion2) {
+    StateStore store(root_);
+    json doc = valid_doc();
+    ASSERT_EQ(doc["version"], 1);
+    doc["pending"] = json::array(
+        {{{"fingerprint", valid_record()["fingerprint"]}, {"keyring", "ima"}, {"action", "link"}}});
+    write_bytes(store.file(), doc.dump());
+
+    State s = store.load();
+    EXPECT_EQ(s.version, State::kVersion);
+    ASSERT_EQ(s.records.size(), 1u);
+    ASSERT_EQ(s.pending.size(), 1u);
+    EXPECT_EQ(s.pending[0].action, IntentAction::Link);
+    EXPECT_TRUE(s.pending[0].der.empty());
+
+    store.save(s);
+    json again = json::parse(read_bytes(store.file()));
+    EXPECT_EQ(again["version"], 2);
+    EXPECT_FALSE(again["pending"][0].contains("der"));
+    State back = store.load();
+    EXPECT_EQ(back.pending, s.pending);
+    EXPECT_EQ(back.records[0].der, s.records[0].der);
+}
+
+// A version 2 intent's DER comes back, and is what its fingerprint says.
+TEST_F(StateStoreTest, Version2IntentCarriesItsCertificate) {
+    StateStore store(root_);
+    write_bytes(store.file(), version2_with_intent_der("MAMCAQE="));
+    State s = store.load();
+    ASSERT_EQ(s.pending.size(), 1u);
+    EXPECT_EQ(s.pending[0].der, (Bytes{0x30, 0x03, 0x02, 0x01, 0x01}));
+    EXPECT_EQ(Fingerprint::of_der(s.pending[0].der), s.pending[0].fingerprint);
 }
 
 TEST_F(StateStoreTest, DerThatDoesNotMatchItsFingerprintIsRefused) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "anchord/certificate.hpp"
+#include "kernel_keys.hpp"
 #include "keyring/keyring.hpp"
 #include "test_pki.hpp"
 
@@ -31,16 +32,7 @@ class KeyringTest : public ::testing::Test {
     key_serial_t session_ = 0;
 };
 
-// The serials a keyring links, read directly; empty when the keyring does
-// not exist (a process keyring not yet made answers ENOKEY).
-inline std::vector<key_serial_t> ring_serials(key_serial_t ring) {
-    void* raw = nullptr;
-    long size = keyctl_read_alloc(ring, &raw);
-    if (size < 0) return {};
-    std::unique_ptr<void, decltype(&std::free)> owned(raw, &std::free);
-    const auto* ids = static_cast<const key_serial_t*>(raw);
-    return {ids, ids + static_cast<std::size_t>(size) / sizeof(key_serial_t)};
-}
+using anchord::testing::ring_serials;
 
 // "type;uid;gid;perm;description", or nullopt when the key is gone.
 inline std::optional<std::string> raw_describe(key_serial_t key) {
