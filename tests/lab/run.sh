@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The lab: boots a real kernel with .ima, .evm, .secondary_trusted_keys,
-# .platform and .blacklist under qemu, with the lab's test roots compiled
-# in, and runs anchord against its system keyrings. See README.md.
+# .platform, .blacklist and .machine under qemu, with the lab's test roots
+# compiled in, and runs anchord against its system keyrings. See README.md.
 #
 #   tests/lab/run.sh [options]                 the lab's tests; exit 0 when all pass
 #   tests/lab/run.sh --certs DIR [--json]      the user mode: anchord's prediction
@@ -14,6 +14,7 @@
 #   --json              print one JSON document instead of the report
 #   --keep              keep the work folder (logs, initramfs, state disk)
 #   --no-distro         skip the boot of Debian's own kernel (downloaded once, ~70 MB)
+#   --no-uefi           skip the .machine stage (two boots through OVMF with Secure Boot)
 #   --timeout SECONDS   bound of each boot (default 900)
 # Environment: ANCHORD_LAB_CACHE (default /var/cache/anchord-lab),
 # ANCHORD_LAB_JOBS (make -j), ANCHORD_LAB_ACCEL (tcg or kvm; default: probe).
@@ -23,7 +24,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 lib=$lab_dir/lib
 
-user_certs='' json='' keep='' distro=1 no_build='' require_anchord='' timeout_s=900
+user_certs='' json='' keep='' distro=1 uefi=1 no_build='' require_anchord='' timeout_s=900
 build=${ANCHORD_BUILD_DIR:-build}
 while (($#)); do
     case $1 in
@@ -34,6 +35,7 @@ while (($#)); do
     --require-anchord) require_anchord=1; shift ;;
     --keep) keep=1; shift ;;
     --no-distro) distro=''; shift ;;
+    --no-uefi) uefi=''; shift ;;
     --timeout) timeout_s=$2; shift 2 ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -49,7 +51,7 @@ report() { [[ -n $json ]] || printf '%s\n' "$*"; }
 
 # --- 1. what the lab needs -----------------------------------------------
 if ((EUID != 0)); then lab_die "the lab installs packages and uses the kernel's keyrings: run it as root"; fi
-"$lib/deps.sh"
+if [[ -n $uefi && -z $user_certs ]]; then "$lib/deps.sh" --uefi; else "$lib/deps.sh"; fi
 
 # --- 2. the lab PKI: anchors once (the kernel is built with them), corpus --
 mkdir -p "$lab_cache"
@@ -130,15 +132,17 @@ fi
 # --- 5. boot ------------------------------------------------------------------
 # boot STAGE LOG [qemu args...]: one guest run, bounded; sets boot_seconds.
 qemu_accel=()
-boot_kernel=$kernel
+boot_image=$kernel/bzImage
 boot_initrd=$work/initramfs.cpio.gz
 boot() {
     local stage=$1 log=$2 start
     shift 2
     start=$(date +%s.%N)
-    timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 "${qemu_accel[@]}" -m 1024 \
-        -nographic -no-reboot -nic none -kernel "$boot_kernel/bzImage" -initrd "$boot_initrd" \
-        -append "console=ttyS0 panic=-1 lab.stage=$stage" "$@" </dev/null >"$log" 2>&1 || true
+    # In a subshell whose stderr is dropped: a qemu that aborts (the KVM
+    # probe, on a nested guest) makes bash print "Aborted" there.
+    (timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 "${qemu_accel[@]}" -m 1024 \
+        -nographic -no-reboot -nic none -kernel "$boot_image" -initrd "$boot_initrd" \
+        -append "console=ttyS0 panic=-1 lab.stage=$stage" "$@" </dev/null >"$log" 2>&1 || true) 2>/dev/null
     boot_seconds=$(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.1f')
     tr -d '\r' <"$log" >"$log.txt"
     grep -q '^==ANCHORD-LAB-END==' "$log.txt"
@@ -200,18 +204,50 @@ else
     fi
     if [[ -n $distro ]]; then
         # Debian's own kernel: no trusted IMA keyring, so anchord makes _ima.
-        if boot_kernel=$("$lib/distro-kernel.sh"); then
-            "$lib/initramfs.sh" --out "$work/initramfs-distro.cpio.gz" --kernel "$boot_kernel" \
+        if distro_kernel=$("$lib/distro-kernel.sh"); then
+            "$lib/initramfs.sh" --out "$work/initramfs-distro.cpio.gz" --kernel "$distro_kernel" \
                 --certs "$corpus" --anchors "$anchors" --policy "$repo_dir/docs/policy-no-trusted-keyring.json" \
                 "${initramfs_args[@]}"
+            boot_image=$distro_kernel/bzImage
             boot_initrd=$work/initramfs-distro.cpio.gz
-            distro_release=$(cat "$boot_kernel/release")
+            distro_release=$(cat "$distro_kernel/release")
             lab_say "booting Debian's own kernel $distro_release ($accel)"
             boot distro "$work/distro.log" || boot_failed=distro
             boot_times+=("distro=$boot_seconds")
             collect "$work/distro.log.txt"
         else
             echo "test distro.kernel fail Debian's kernel image could not be fetched" >>"$results"
+        fi
+    fi
+    if [[ -n $uefi ]]; then
+        # The .machine stage: the same kernel, signed with the snakeoil key
+        # that Debian's OVMF variable store enrolls, booted by OVMF with
+        # Secure Boot (which needs SMM, so q35). The first boot writes
+        # MokListRT; the second, with the same variable store, shows where
+        # the kernel put its certificates.
+        ovmf=/usr/share/OVMF
+        snakeoil=/usr/share/ovmf/PkKek-1-snakeoil
+        # The package ships the key under the password 'snakeoil'
+        # (README.Debian); sbsign asks for none.
+        { openssl pkey -in "$snakeoil.key" -passin pass:snakeoil -out "$work/snakeoil.key" &&
+            sbsign --key "$work/snakeoil.key" --cert "$snakeoil.pem" --output "$work/bzImage.signed" \
+                "$kernel/bzImage"; } >"$work/sbsign.log" 2>&1 ||
+            lab_die "signing the kernel failed (log: $work/sbsign.log)"
+        cp "$ovmf/OVMF_VARS_4M.snakeoil.fd" "$work/ovmf-vars.fd"
+        firmware=(-machine "q35,smm=on" -global "driver=cfi.pflash01,property=secure,value=on"
+            -drive "if=pflash,format=raw,unit=0,readonly=on,file=$ovmf/OVMF_CODE_4M.secboot.fd"
+            -drive "if=pflash,format=raw,unit=1,file=$work/ovmf-vars.fd")
+        boot_image=$work/bzImage.signed
+        boot_initrd=$work/initramfs.cpio.gz
+        lab_say "booting $release through OVMF with Secure Boot: writing MokListRT"
+        boot uefi-seed "$work/uefi-seed.log" "${firmware[@]}" || boot_failed='uefi-seed'
+        boot_times+=("uefi-seed=$boot_seconds")
+        collect "$work/uefi-seed.log.txt"
+        if grep -q '^test uefi.seed.moklist pass' "$results"; then
+            lab_say "booting again with the same variable store: .machine"
+            boot uefi "$work/uefi.log" "${firmware[@]}" || boot_failed=uefi
+            boot_times+=("uefi=$boot_seconds")
+            collect "$work/uefi.log.txt"
         fi
     fi
 fi
@@ -266,7 +302,7 @@ else
     report ""
     awk '$1 == "test" { d = ""; for (i = 4; i <= NF; i++) d = d " " $i; printf "%-5s %-44s%s\n", toupper($3), $2, d }' "$results"
 fi
-for log in main reboot distro user; do
+for log in main reboot distro uefi-seed uefi user; do
     [[ -f $work/$log.log.txt ]] || continue
     if [[ $boot_failed == "$log" ]]; then
         report ""

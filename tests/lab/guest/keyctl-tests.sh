@@ -10,9 +10,16 @@ for ring in .builtin_trusted_keys .secondary_trusted_keys .ima .evm .platform .b
         fail "discovery.present.${ring#.}" "$ring is missing"
     fi
 done
-# No EFI in the main lab kernel: .machine is never made; with a trusted
-# IMA keyring the userspace _ima/_evm are not either.
-for ring in .machine _ima _evm; do
+# The lab kernel has CONFIG_INTEGRITY_MACHINE_KEYRING: .machine is made at
+# every boot, and only a UEFI boot under Secure Boot fills it (the uefi
+# stage); here, without firmware, it stays empty. With a trusted IMA
+# keyring the userspace _ima/_evm are never made.
+if [ -n "$(keyring_serial .machine)" ] && [ -z "$(keyring_keys .machine)" ]; then
+    pass discovery.machine-empty ".machine exists and is empty outside UEFI"
+else
+    fail discovery.machine-empty ".machine: serial \"$(keyring_serial .machine)\", keys: $(keyring_keys .machine | tr '\n' ' ')"
+fi
+for ring in _ima _evm; do
     if [ -z "$(keyring_serial "$ring")" ]; then
         pass "discovery.absent.${ring#.}" "$ring is absent, as configured"
     else

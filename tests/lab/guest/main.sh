@@ -4,6 +4,8 @@
 #   reboot   the second boot: anchord re-applies its state
 #   user     the user mode: a table of predictions and real answers
 #   distro   Debian's own kernel: anchord creates and guards _ima
+#   uefi-seed  under OVMF with Secure Boot: writes MokListRT
+#   uefi       the same variable store: .machine and .platform as seeded
 STAGE=$1
 . /lab/guest/lib.sh
 mark start
@@ -19,6 +21,7 @@ main)
 reboot) . /lab/guest/reboot-tests.sh ;;
 user) . /lab/guest/user-tests.sh ;;
 distro) . /lab/guest/distro-tests.sh ;;
+uefi-seed | uefi) . /lab/guest/uefi-tests.sh ;;
 *) fail boot.stage "unknown stage \"$1\"" ;;
 esac
 mark end

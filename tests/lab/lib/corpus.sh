@@ -173,6 +173,34 @@ add wrong-outer-tag "leaf-rsa with a SET tag where the SEQUENCE is"
 { cat "$out/leaf-rsa-2.der"; printf 'trailing bytes!!'; } >"$out/trailing-bytes.der"
 add trailing-bytes "leaf-rsa-2 followed by 16 bytes of text"
 
+# The .machine stage (UEFI): a machine owner's CA and a signing leaf of it,
+# seeded into MokListRT. The kernel puts the CA in .machine and, under its
+# CA enforcement, the leaf in .platform. A sub-CA of the MOK CA shows
+# .machine vouching for links into .secondary_trusted_keys.
+x509_issue mok-ca "/O=anchord lab MOK/CN=lab machine owner CA" root self
+x509_issue mok-leaf "/O=anchord lab MOK/CN=lab machine owner signing leaf" $signing mok-ca
+x509_issue mok-sub-ca "/O=anchord lab MOK/CN=lab sub-CA of the machine owner CA" ca mok-ca
+# MokListRT as efivarfs takes it: the attributes (NV|BS|RT, u32 little
+# endian), then one EFI_SIGNATURE_LIST per certificate: the type
+# EFI_CERT_X509_GUID, the list's size, a header size of 0, the entry's
+# size, then the entry: its owner (shim's GUID) and the DER.
+le32() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 24 & 255)))"; }
+esl_of() {
+    local size
+    size=$(stat -c %s "$1")
+    printf '\xa1\x59\xc0\xa5\xe4\x94\xa7\x4a\x87\xb5\xab\x15\x5c\x2b\xf0\x72'
+    le32 $((28 + 16 + size))
+    le32 0
+    le32 $((16 + size))
+    printf '\x50\xab\x5d\x60\x46\xe0\x00\x43\xab\xb6\x3d\xd8\x10\xdd\x8b\x23'
+    cat "$1"
+}
+{
+    le32 7
+    esl_of "$out/mok-ca.der"
+    esl_of "$out/mok-leaf.der"
+} >"$out/moklist.efivar"
+
 rm -rf "$out/.ca" "$out"/*.key
 trap - EXIT
 # Another run may have made it meanwhile: keep the first.

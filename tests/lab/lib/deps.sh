@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the lab needs from Debian's archive: qemu, the kernel source,
 # the kernel's build tools, the guest's userland. Installs only what is
-# missing. Usage: deps.sh [--uefi]
+# missing. Usage: deps.sh [--uefi] (adds OVMF and sbsign for the .machine stage)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -11,7 +11,7 @@ packages=(
     e2fsprogs dbus-daemon systemd
 )
 if [[ ${1:-} == --uefi ]]; then
-    packages+=(ovmf sbsigntool efitools)
+    packages+=(ovmf sbsigntool)
 fi
 missing=()
 for p in "${packages[@]}"; do
