@@ -399,8 +399,10 @@ std::shared_ptr<const CertificateMap> parse_records(const state::State& state,
     auto map = std::make_shared<CertificateMap>();
     std::map<Fingerprint, const Certificate*> fresh;
     for (const auto& c : parsed) fresh.emplace(c.info().fingerprint, &c);
+    std::vector<const state::Record*> todo;
+    std::set<Fingerprint> queued;
     for (const auto& r : state.records) {
-        if (map->contains(r.fingerprint)) continue;
+        if (map->contains(r.fingerprint) || !queued.insert(r.fingerprint).second) continue;
         if (previous) {
             if (auto it = previous->find(r.fingerprint); it != previous->end()) {
                 map->emplace(r.fingerprint, it->second);
@@ -411,13 +413,27 @@ std::shared_ptr<const CertificateMap> parse_records(const state::State& state,
             map->emplace(r.fingerprint, *it->second);
             continue;
         }
+        todo.push_back(&r);
+    }
+
+    std::vector<std::optional<Certificate>> certs(todo.size());
+    std::vector<std::string> errors(todo.size());
+    for (std::size_t i = 0; i < todo.size(); ++i) {
         try {
-            map->emplace(r.fingerprint, parse_der_certificate(r.der));
+            certs[i] = parse_der_certificate(todo[i]->der);
         } catch (const Error& e) {
-            journal::log(LOG_ERR,
-                         "a recorded certificate cannot be read and will not be applied: " +
-                             std::string(e.what()),
-                         fields(r.keyring, r.fingerprint));
+            errors[i] = e.what();
+        }
+    }
+    for (std::size_t i = 0; i < todo.size(); ++i) {
+        const auto& r = *todo[i];
+        if (certs[i]) {
+            map->emplace(r.fingerprint, std::move(*certs[i]));
+        } else {
+            journal::log(
+                LOG_ERR,
+                "a recorded certificate cannot be read and will not be applied: " + errors[i],
+                fields(r.keyring, r.fingerprint));
         }
     }
     return map;
@@ -438,7 +454,10 @@ Manager::Manager(ManagerSetup setup)
       state_(std::make_shared<const state::State>(std::move(setup.state))),
       linked_(std::make_shared<const LinkMap>()) {
     for (const auto& a : anchors_) anchor_fingerprints_.insert(a.info().fingerprint);
-    certificates_ = parse_records(*state_, nullptr);
+    // OpenSSL 3.0 takes about as long to parse a certificate as the kernel
+    // takes to link it: at boot both run at once, on two cores.
+    first_parse_ =
+        std::async(std::launch::async, [state = state_] { return parse_records(*state, nullptr); });
 }
 
 Manager::~Manager() = default;
@@ -466,6 +485,11 @@ void Manager::deliver(Notes& notes) {
 }
 
 Manager::Snapshot Manager::snapshot() const {
+    std::call_once(first_parse_done_, [this] {
+        auto certs = first_parse_.get();
+        std::lock_guard lock(data_mutex_);
+        certificates_ = std::move(certs);
+    });
     std::lock_guard lock(data_mutex_);
     return Snapshot{policy_, state_, certificates_, linked_, seal_kernel_};
 }
@@ -1128,11 +1152,7 @@ void Manager::settle_intents_locked(Notes& notes) {
 
 void Manager::reapply_locked(Notes& notes) {
     auto view = snapshot();
-    struct Pending {
-        const state::Record* record;
-        std::string last_error;
-    };
-    std::vector<Pending> pending;
+    std::vector<const state::Record*> pending;
     std::vector<Link> links;
     for (auto k : kApplyOrder) {
         const auto& location = keyrings_.location(k);
@@ -1160,16 +1180,28 @@ void Manager::reapply_locked(Notes& notes) {
                 links.push_back({k, r.fingerprint, it->second});
                 continue;
             }
-            pending.push_back({&r, ""});
+            pending.push_back(&r);
         }
     }
+    for (const auto& [record, error] : link_again_locked(pending, links, notes)) {
+        journal::error(journal::Event::Drift,
+                       "a recorded certificate cannot be linked again: " + error,
+                       fields(record->keyring, record->fingerprint, std::nullopt, "missing"));
+    }
+    remember_links(links);
+}
+
+std::vector<std::pair<const state::Record*, std::string>> Manager::link_again_locked(
+    const std::vector<const state::Record*>& records, std::vector<Link>& links, Notes& notes) {
+    std::vector<std::pair<const state::Record*, std::string>> left;
+    for (const auto* r : records) left.emplace_back(r, "");
     // Several passes: a certificate whose voucher is linked later in the
     // same pass gets its turn in the next one.
     bool progress = true;
-    while (progress && !pending.empty()) {
+    while (progress && !left.empty()) {
         progress = false;
-        for (auto it = pending.begin(); it != pending.end();) {
-            const auto& r = *it->record;
+        for (auto it = left.begin(); it != left.end();) {
+            const auto& r = *it->first;
             try {
                 auto added = keyrings_.add(r.keyring, r.der);
                 links.push_back({r.keyring, r.fingerprint, added.serial});
@@ -1179,26 +1211,46 @@ void Manager::reapply_locked(Notes& notes) {
                     fields(r.keyring, r.fingerprint, r.caller_uid, "reapplied"));
                 auto k = r.keyring;
                 notes.add([k](Listener& l) { l.keys_changed(k); });
-                it = pending.erase(it);
+                it = left.erase(it);
                 progress = true;
             } catch (const Error& e) {
-                it->last_error = e.what();
+                it->second = e.what();
                 ++it;
             }
         }
     }
-    remember_links(links);
-    for (const auto& p : pending) {
-        journal::error(journal::Event::Drift,
-                       "a recorded certificate cannot be linked again: " + p.last_error,
-                       fields(p.record->keyring, p.record->fingerprint, std::nullopt, "missing"));
+    return left;
+}
+
+void Manager::prelink_locked(Notes& notes) {
+    std::shared_ptr<const state::State> state;
+    {
+        std::lock_guard lock(data_mutex_);
+        state = state_;  // not snapshot(): it would wait for the parse
     }
+    if (!state->pending.empty()) return;  // intents are settled first, on parsed records
+    std::vector<const state::Record*> todo;
+    for (auto k : kApplyOrder) {
+        if (!keyrings_.location(k).serial) continue;
+        try {
+            if (!certificate_keys(k).empty()) continue;  // not a boot: identify them first
+        } catch (const Error&) {
+            continue;
+        }
+        for (const auto& r : state->records)
+            if (r.keyring == k) todo.push_back(&r);
+    }
+    // What is left, reapply_locked tries again, on parsed records, and reports.
+    std::vector<Link> links;
+    link_again_locked(todo, links, notes);
+    remember_links(links);
 }
 
 void Manager::restore() {
     Notes notes;
     {
         std::lock_guard lock(change_mutex_);
+        prelink_locked(notes);
         settle_intents_locked(notes);
         reapply_locked(notes);
         auto view = snapshot();

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -224,7 +225,16 @@ class Manager {
                                                  const Requester& requester, state::Origin origin,
                                                  const std::string& source, Notes& notes);
     void settle_intents_locked(Notes& notes);
+    // Links the records of keyrings that hold no certificate yet (a boot)
+    // from their DER alone, while the records are still being parsed.
+    void prelink_locked(Notes& notes);
     void reapply_locked(Notes& notes);
+    struct Link;
+    // Links each record's DER again, in passes (a certificate whose voucher
+    // comes later gets its turn in the next one); the records left, with
+    // the kernel's last refusal.
+    std::vector<std::pair<const state::Record*, std::string>> link_again_locked(
+        const std::vector<const state::Record*>& records, std::vector<Link>& links, Notes& notes);
     std::vector<DriftEntry> refresh_drift_locked(Notes& notes);
     std::vector<DriftEntry> compute_drift(const Snapshot& view) const;
     // Saves `next` and makes it the state readers see; throws Error(StateError).
@@ -258,8 +268,12 @@ class Manager {
     mutable std::mutex data_mutex_;
     std::shared_ptr<const Policy> policy_;
     std::shared_ptr<const state::State> state_;
-    // The records' certificates, parsed once.
-    std::shared_ptr<const std::map<Fingerprint, Certificate>> certificates_;
+    // The records' certificates, parsed once. The parse of the state read at
+    // start runs on a thread of its own while restore() links the keys;
+    // snapshot() waits for it (once) before anything reads certificates_.
+    mutable std::shared_ptr<const std::map<Fingerprint, Certificate>> certificates_;
+    mutable std::future<std::shared_ptr<const std::map<Fingerprint, Certificate>>> first_parse_;
+    mutable std::once_flag first_parse_done_;
     // The serials anchord linked in this run, per keyring and certificate.
     std::shared_ptr<const std::map<std::pair<LogicalKeyring, Fingerprint>, std::set<KeySerial>>>
         linked_;
