@@ -26,8 +26,9 @@ struct CertSet {
     bool reused = false;  // read back from `dir` rather than generated
 };
 
-// Reads the set from `dir` when a previous run left a complete one for `n`
-// leaves that is still valid for a month; otherwise generates it there with
+// Reads the first `n` leaves from `dir` when a previous run left a complete
+// set of at least `n` that is still young enough (reused for 360 days of
+// its 400); otherwise generates it there with
 // `threads` threads (the RSA key generation dominates). Throws
 // std::runtime_error when the folder cannot be written or read.
 CertSet load_or_generate(const std::filesystem::path& dir, std::size_t n, unsigned threads);

@@ -146,9 +146,8 @@ std::string to_markdown(const Results& r) {
        << "- anchord " << r.anchord_version << "; run started " << r.machine.started_at << ", took "
        << fixed(r.machine.seconds, 0) << " s\n\n";
 
-    md << "| Measure | Contender | Figure | Spread | CPU | vs floor | CPU vs floor | Target | "
-          "Result "
-          "|\n"
+    md << "| Measure | Contender | Figure | Spread (runs; p99 for latencies) | CPU | vs floor | "
+          "CPU vs floor | Target | Result |\n"
        << "|---|---|--:|--:|--:|--:|--:|---|---|\n";
 
     const Series* floor = find(r.enrollment, "add_key");

@@ -2,14 +2,16 @@
 # Runs anchord's benchmarks (bench/README.md) and prints the table: installs
 # what the contenders need (the build dependencies, keyutils for keyctl,
 # ima-evm-utils for evmctl), builds anchord, anchorctl and anchord_bench in
-# build-bench/build, and runs every measurement once, on this machine.
+# build-bench/build, and runs every measurement on this machine (each
+# contender several times, the median kept).
 #
 #   bench/run.sh [--out DIR] [--build DIR] [ANCHORD_BENCH OPTIONS...]
 #
 # --out DIR     where results.md, results.json and the logs go (default build-bench)
 # --build DIR   the build directory (default build-bench/build)
 # Anything else goes to anchord_bench (see `anchord_bench --help`), e.g.
-# `--reps 7`, `--certs DIR` to keep the generated certificates between runs.
+# `--reps 7`, `--certs DIR` to keep the generated certificates between runs,
+# or a quick run while developing: `--n 200 --reps 1 --queries 200`.
 # Runs as root: anchord grants Enroll to uid 0 where polkit is not on the bus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +30,7 @@ while (($#)); do
             shift 2
             ;;
         -h | --help)
-            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -54,9 +56,13 @@ fi
 
 # A build of its own, optimised and without the test suite, so that the
 # figures never come from a sanitizer or debug build.
+# ANCHORD_BUILD_BENCH is off by default (CI never builds the benchmark):
+# it is turned on here, also in a build directory given with --build.
 if [[ ! -f $build/build.ninja ]]; then
     cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DANCHORD_BUILD_TESTS=OFF -DANCHORD_SANITIZE=OFF -DANCHORD_BUILD_BENCH=ON >/dev/null
+else
+    cmake -S . -B "$build" -DANCHORD_BUILD_BENCH=ON >/dev/null
 fi
 cmake --build "$build" -j"$(nproc)" --target anchord anchorctl anchord_bench
 
