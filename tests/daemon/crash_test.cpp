@@ -16,6 +16,7 @@
 #include "anchord/certificate.hpp"
 #include "anchord_harness.hpp"
 #include "state/state_store.hpp"
+#include "tmpfs_mount.hpp"
 
 namespace anchord::testing {
 namespace {
@@ -66,38 +67,6 @@ ino_t inode_of(const fs::path& file) {
     struct stat st {};
     return ::stat(file.c_str(), &st) == 0 ? st.st_ino : 0;
 }
-
-// A tmpfs mounted for the test, unmounted whatever happens.
-class TmpfsMount {
-  public:
-    TmpfsMount(const fs::path& where, const char* options) : where_(where) {
-        fs::create_directories(where_);
-        if (::mount("tmpfs", where_.c_str(), "tmpfs", 0, options) == 0) {
-            mounted_ = true;
-        } else {
-            error_ = std::strerror(errno);
-        }
-    }
-    TmpfsMount(const TmpfsMount&) = delete;
-    TmpfsMount& operator=(const TmpfsMount&) = delete;
-    ~TmpfsMount() {
-        if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
-    }
-    bool mounted() const { return mounted_; }
-    const std::string& error() const { return error_; }
-
-    // Free blocks of the file system, in pages.
-    std::size_t free_pages() const {
-        struct statvfs st {};
-        if (::statvfs(where_.c_str(), &st) != 0) return 0;
-        return static_cast<std::size_t>(st.f_bavail) * st.f_frsize / kPage;
-    }
-
-  private:
-    fs::path where_;
-    bool mounted_ = false;
-    std::string error_;
-};
 
 // A file that takes up the room left on a file system.
 class Filler {
@@ -358,7 +327,7 @@ TEST_F(CrashTest, FullDiskRefusesEnrollmentWithStateErrorAndLeavesTheKeyrings) {
     {
         Filler filler(state_dir() / "filler");
         ASSERT_TRUE(filler.ok());
-        ASSERT_EQ(tmpfs.free_pages(), 0u);
+        ASSERT_EQ(tmpfs.free_bytes() / kPage, 0u);
         EXPECT_EQ(error_name_of([&] { enroll(bundle_, "ima"); }), state_error);
         EXPECT_EQ(keyrings_now(), keyrings_before);
         EXPECT_EQ(read_text(state_file()), original);

@@ -17,6 +17,7 @@
 
 #include "state/state_store.hpp"
 #include "test_pki.hpp"
+#include "tmpfs_mount.hpp"
 
 namespace anchord::state {
 namespace {
@@ -231,28 +232,7 @@ TEST(StateTest, FindEraseAndIntents) {
     EXPECT_EQ(s.pending[0].action, IntentAction::Unlink);
 }
 
-// A tmpfs mounted for the test, unmounted whatever happens.
-class TmpfsMount {
-  public:
-    TmpfsMount(const fs::path& where, const char* options) : where_(where) {
-        fs::create_directories(where_);
-        if (::mount("tmpfs", where_.c_str(), "tmpfs", 0, options) == 0) {
-            mounted_ = true;
-        } else {
-            error_ = std::strerror(errno);
-        }
-    }
-    ~TmpfsMount() {
-        if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
-    }
-    bool mounted() const { return mounted_; }
-    const std::string& error() const { return error_; }
-
-  private:
-    fs::path where_;
-    bool mounted_ = false;
-    std::string error_;
-};
+using anchord::testing::TmpfsMount;
 
 // A save killed before its rename leaves a temporary file as large as the
 // state: the next save removes it, and nothing else.
