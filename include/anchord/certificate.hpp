@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,13 +54,13 @@ std::optional<HashAlgorithm> parse_hash_algorithm(std::string_view name) noexcep
 
 struct PublicKeyInfo {
     KeyAlgorithm algorithm = KeyAlgorithm::Unknown;
-    int bits = 0;           // RSA/DSA modulus size, EC field size, ...
-    std::string curve;      // "P-256", "P-384", "P-521", "secp256k1", "" when not EC
-    std::string oid;        // the SubjectPublicKeyInfo algorithm OID, dotted
+    int bits = 0;       // RSA/DSA modulus size, EC field size, ...
+    std::string curve;  // "P-256", "P-384", "P-521", "secp256k1", "" when not EC
+    std::string oid;    // the SubjectPublicKeyInfo algorithm OID, dotted
 };
 
 struct SignatureInfo {
-    std::string name;       // OpenSSL's long name or the dotted OID when unknown
+    std::string name;  // OpenSSL's long name or the dotted OID when unknown
     std::string oid;
     KeyAlgorithm key_algorithm = KeyAlgorithm::Unknown;
     HashAlgorithm hash = HashAlgorithm::Unknown;
@@ -88,15 +89,15 @@ struct CertificateInfo {
     Fingerprint fingerprint;  // SHA-256 of the DER
     Sha256 tbs_sha256;        // SHA-256 of the TBSCertificate (the kernel's "tbs:" hash)
     std::optional<Bytes> subject_key_id;
-    std::optional<Bytes> authority_key_id;         // keyIdentifier of the AKID
-    std::optional<std::string> authority_issuer;   // authorityCertIssuer of the AKID
+    std::optional<Bytes> authority_key_id;        // keyIdentifier of the AKID
+    std::optional<std::string> authority_issuer;  // authorityCertIssuer of the AKID
     std::optional<std::string> authority_serial_hex;
     PublicKeyInfo public_key;
     SignatureInfo signature;
     bool basic_constraints_present = false;
     bool is_ca = false;
     std::optional<int> path_len;
-    std::optional<std::uint16_t> key_usage;  // nullopt when the extension is absent
+    std::optional<std::uint16_t> key_usage;       // nullopt when the extension is absent
     std::vector<std::string> extended_key_usage;  // short names ("codeSigning") or dotted OIDs
     std::chrono::sys_seconds not_before{};
     std::chrono::sys_seconds not_after{};
@@ -108,20 +109,28 @@ struct CertificateInfo {
 };
 
 // A certificate read from bytes: its DER, the inspected values and the
-// OpenSSL object for signature checks. Cheap to copy (the X509 is shared).
+// OpenSSL object for signature checks. Cheap to copy: all three are shared,
+// and the daemon copies certificates into every trust snapshot and index.
 class Certificate {
-public:
+  public:
     Certificate(Bytes der, std::shared_ptr<X509> x509, CertificateInfo info)
-        : der_(std::move(der)), x509_(std::move(x509)), info_(std::move(info)) {}
+        : parts_(std::make_shared<const Parts>(
+              Parts{std::move(der), std::move(x509), std::move(info)})) {}
+    // Declared so that a move copies: a moved-from certificate stays whole.
+    Certificate(const Certificate&) = default;
+    Certificate& operator=(const Certificate&) = default;
 
-    const Bytes& der() const noexcept { return der_; }
-    const CertificateInfo& info() const noexcept { return info_; }
-    X509* x509() const noexcept { return x509_.get(); }
+    const Bytes& der() const noexcept { return parts_->der; }
+    const CertificateInfo& info() const noexcept { return parts_->info; }
+    X509* x509() const noexcept { return parts_->x509.get(); }
 
-private:
-    Bytes der_;
-    std::shared_ptr<X509> x509_;
-    CertificateInfo info_;
+  private:
+    struct Parts {
+        Bytes der;
+        std::shared_ptr<X509> x509;
+        CertificateInfo info;
+    };
+    std::shared_ptr<const Parts> parts_;
 };
 
 struct ReadLimits {
@@ -144,6 +153,18 @@ struct BundleEntry {
 // Error(InvalidArgument / InvalidCertificate); a bad entry becomes an entry
 // with `error` and does not stop the others.
 std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits = {});
+
+// Runs body(0) ... body(count - 1), in any order and on any threads, and
+// returns when all have returned (rethrowing the first exception).
+using ForEach =
+    std::function<void(std::size_t count, const std::function<void(std::size_t)>& body)>;
+
+// As read_bundle, with the certificates of a PEM bundle decoded through
+// `for_each`: the caller decides whether decoding (OpenSSL 3.0 spends about
+// as long on one certificate as the kernel spends linking it) runs on
+// threads; this library makes none.
+std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits,
+                                     const ForEach& for_each);
 
 // As read_bundle, but throws the first entry's error: for callers that need
 // every certificate good (policy anchors, state files).
