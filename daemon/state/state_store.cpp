@@ -322,41 +322,88 @@ State parse_state(const fs::path& file, const std::string& text) {
     return s;
 }
 
+// A JSON string of text that may hold anything: escaped by nlohmann. A
+// drop-in path need not be UTF-8; JSON strings must be. Such bytes become
+// U+FFFD in `source`, which is informational, rather than making the whole
+// state unsavable.
+void append_json_string(std::string& out, const std::string& text) {
+    out += json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Text that is ASCII with nothing to escape by construction: names, hex,
+// base64, timestamps.
+void append_plain(std::string& out, std::string_view key, std::string_view value) {
+    out += '"';
+    out += key;
+    out += "\": \"";
+    out += value;
+    out += '"';
+}
+
+// The document is written by hand, not built as a json value: with a
+// thousand records, building and dumping that value cost more than writing
+// and flushing the file, and the state is saved twice per change.
 std::string serialize(const State& s) {
-    json records = json::array();
+    std::size_t estimate = 128;
+    for (const auto& rec : s.records) estimate += 256 + rec.source.size() + rec.der.size() * 4 / 3;
+    for (const auto& in : s.pending) estimate += 192 + in.der.size() * 4 / 3;
+    std::string out;
+    out.reserve(estimate);
+
+    out += "{\n  \"version\": ";
+    out += std::to_string(s.version);
+    out += ",\n  \"records\": [";
+    const char* separator = "\n    {";
     for (const auto& rec : s.records) {
-        records.push_back({
-            {"fingerprint", rec.fingerprint.to_string()},
-            {"keyring", std::string(to_string(rec.keyring))},
-            {"der", base64_encode(rec.der)},
-            {"origin", std::string(to_string(rec.origin))},
-            {"source", rec.source},
-            {"enrolled_at", format_timestamp(rec.enrolled_at)},
-            {"caller_uid", rec.caller_uid},
-        });
+        out += separator;
+        separator = ",\n    {";
+        append_plain(out, "fingerprint", rec.fingerprint.to_string());
+        out += ", ";
+        append_plain(out, "keyring", to_string(rec.keyring));
+        out += ", ";
+        append_plain(out, "origin", to_string(rec.origin));
+        out += ", \"source\": ";
+        append_json_string(out, rec.source);
+        out += ", ";
+        append_plain(out, "enrolled_at", format_timestamp(rec.enrolled_at));
+        out += ", \"caller_uid\": ";
+        out += std::to_string(rec.caller_uid);
+        out += ",\n     ";
+        append_plain(out, "der", base64_encode(rec.der));
+        out += '}';
     }
-    json sealed = json::array();
-    for (auto k : s.sealed) sealed.push_back(std::string(to_string(k)));
-    json pending = json::array();
+    out += s.records.empty() ? "]" : "\n  ]";
+
+    out += ",\n  \"sealed\": [";
+    separator = "";
+    for (auto k : s.sealed) {
+        out += separator;
+        separator = ", ";
+        out += '"';
+        out += to_string(k);
+        out += '"';
+    }
+    out += "]";
+
+    out += ",\n  \"pending\": [";
+    separator = "\n    {";
     for (const auto& in : s.pending) {
-        json entry = {
-            {"fingerprint", in.fingerprint.to_string()},
-            {"keyring", std::string(to_string(in.keyring))},
-            {"action", std::string(to_string(in.action))},
-        };
-        if (!in.der.empty()) entry["der"] = base64_encode(in.der);
-        pending.push_back(std::move(entry));
+        out += separator;
+        separator = ",\n    {";
+        append_plain(out, "fingerprint", in.fingerprint.to_string());
+        out += ", ";
+        append_plain(out, "keyring", to_string(in.keyring));
+        out += ", ";
+        append_plain(out, "action", to_string(in.action));
+        if (!in.der.empty()) {
+            out += ",\n     ";
+            append_plain(out, "der", base64_encode(in.der));
+        }
+        out += '}';
     }
-    json doc = {
-        {"version", s.version},
-        {"records", std::move(records)},
-        {"sealed", std::move(sealed)},
-        {"pending", std::move(pending)},
-    };
-    // A drop-in path need not be UTF-8; JSON strings must be. Such bytes
-    // become U+FFFD in `source`, which is informational, rather than making
-    // the whole state unsavable.
-    return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+    out += s.pending.empty() ? "]" : "\n  ]";
+    out += "\n}\n";
+    return out;
 }
 
 // Creates `dir` and any missing parents, each 0700: the state reveals which
