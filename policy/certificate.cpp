@@ -415,6 +415,13 @@ void check_size(ByteView bytes, const ReadLimits& limits) {
 }  // namespace
 
 std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits) {
+    return read_bundle(bytes, limits, [](std::size_t count, const auto& body) {
+        for (std::size_t i = 0; i < count; ++i) body(i);
+    });
+}
+
+std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits,
+                                     const ForEach& for_each) {
     check_size(bytes, limits);
     if (looks_like_der(bytes)) {
         if (limits.max_certificates < 1) {
@@ -443,10 +450,8 @@ std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits) {
                   "and has no \"-----BEGIN CERTIFICATE-----\" line"
                 : "no certificate in the input: its PEM blocks are labelled " + labels);
     }
-    std::vector<BundleEntry> entries;
-    entries.reserve(positions.size());
-    for (std::size_t i = 0; i < positions.size(); ++i)
-        entries.push_back(pem_entry(i, positions[i]));
+    std::vector<BundleEntry> entries(positions.size());
+    for_each(positions.size(), [&](std::size_t i) { entries[i] = pem_entry(i, positions[i]); });
     return entries;
 }
 

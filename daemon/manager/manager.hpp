@@ -214,8 +214,12 @@ class Manager {
   private:
     class Notes;
     struct Snapshot;  // a consistent copy of what readers see
+    struct Index;     // what identifies kernel keys, built from one Snapshot
 
     Snapshot snapshot() const;
+    // The Index of `view`, built once per generation of its state,
+    // certificates and links, and shared by every reader of that generation.
+    std::shared_ptr<const Index> index(const Snapshot& view) const;
     TrustSnapshot trust_snapshot(const Snapshot& view) const;
     // The certificate keys (not nested keyrings) a keyring holds; empty
     // when the keyring is absent.
@@ -277,6 +281,9 @@ class Manager {
     // The serials anchord linked in this run, per keyring and certificate.
     std::shared_ptr<const std::map<std::pair<LogicalKeyring, Fingerprint>, std::set<KeySerial>>>
         linked_;
+    // The last Index built; rebuilt when the values it was built from change.
+    mutable std::mutex index_mutex_;
+    mutable std::shared_ptr<const Index> index_;
     // For each sealed keyring: does the kernel enforce the seal?
     std::map<LogicalKeyring, bool> seal_kernel_;
     std::vector<DriftEntry> drift_;
