@@ -60,7 +60,9 @@ std::optional<Sha256> Sha256::parse(std::string_view text) {
     return d;
 }
 
-std::string Sha256::hex() const { return to_hex(bytes); }
+std::string Sha256::hex() const {
+    return to_hex(bytes);
+}
 
 std::optional<Fingerprint> Fingerprint::parse(std::string_view text) {
     auto d = Sha256::parse(text);

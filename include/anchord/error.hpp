@@ -44,11 +44,11 @@ int exit_status_for(ErrorCode code) noexcept;
 // The one exception type that crosses module boundaries. Its message is for
 // a person; tests and programs look at code().
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
     ErrorCode code() const noexcept { return code_; }
 
-private:
+  private:
     ErrorCode code_;
 };
 

@@ -39,7 +39,9 @@ using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY_KEY
 using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, Deleter<ASN1_OCTET_STRING_free>>;
 using Asn1BitStringPtr = std::unique_ptr<ASN1_BIT_STRING, Deleter<ASN1_BIT_STRING_free>>;
 using ExtKeyUsagePtr = std::unique_ptr<EXTENDED_KEY_USAGE, Deleter<EXTENDED_KEY_USAGE_free>>;
-inline void free_openssl_string(char* p) noexcept { OPENSSL_free(p); }
+inline void free_openssl_string(char* p) noexcept {
+    OPENSSL_free(p);
+}
 using OpensslString = std::unique_ptr<char, Deleter<free_openssl_string>>;
 
 // Drains OpenSSL's thread-local error queue into one line ("" when empty),

@@ -33,8 +33,8 @@ std::string_view to_string(KernelRestriction r) noexcept;
 
 struct AlgorithmRule {
     KeyAlgorithm algorithm = KeyAlgorithm::Unknown;
-    int min_bits = 0;                  // RSA/DSA modulus, EC field size
-    std::vector<std::string> curves;   // for ECDSA: allowed curves; empty = any
+    int min_bits = 0;                 // RSA/DSA modulus, EC field size
+    std::vector<std::string> curves;  // for ECDSA: allowed curves; empty = any
 
     bool operator==(const AlgorithmRule&) const = default;
 };
@@ -43,13 +43,13 @@ struct KeyringPolicy {
     LogicalKeyring name = LogicalKeyring::Builtin;
     std::string kernel_keyring;  // ".ima", "_ima", ".secondary_trusted_keys", ...
     KeyringRole role = KeyringRole::Signing;
-    bool enrollable = true;                  // false: anchord never links into it (builtin, platform)
-    std::vector<LogicalKeyring> trusted_by;  // keyrings whose keys may vouch for an enrollee
-    std::vector<Fingerprint> pinned_issuers; // issuers that may vouch, by fingerprint
+    bool enrollable = true;  // false: anchord never links into it (builtin, platform)
+    std::vector<LogicalKeyring> trusted_by;   // keyrings whose keys may vouch for an enrollee
+    std::vector<Fingerprint> pinned_issuers;  // issuers that may vouch, by fingerprint
     CaEnforcement ca_enforcement = CaEnforcement::None;
-    bool allow_ca = false;    // a signing keyring accepts CA certificates
-    bool allow_leaf = false;  // a ca keyring accepts leaf certificates
-    std::uint16_t required_usage = 0;   // key_usage bits
+    bool allow_ca = false;             // a signing keyring accepts CA certificates
+    bool allow_leaf = false;           // a ca keyring accepts leaf certificates
+    std::uint16_t required_usage = 0;  // key_usage bits
     std::uint16_t forbidden_usage = 0;
     std::vector<AlgorithmRule> algorithms;  // empty = any
     std::vector<HashAlgorithm> hashes;      // allowed signature hashes

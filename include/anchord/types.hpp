@@ -48,8 +48,8 @@ struct Fingerprint {
 enum class LogicalKeyring : std::uint8_t { Builtin, Secondary, Machine, Platform, Ima, Evm };
 
 inline constexpr std::array<LogicalKeyring, 6> kAllLogicalKeyrings{
-    LogicalKeyring::Builtin, LogicalKeyring::Secondary, LogicalKeyring::Machine,
-    LogicalKeyring::Platform, LogicalKeyring::Ima, LogicalKeyring::Evm};
+    LogicalKeyring::Builtin,  LogicalKeyring::Secondary, LogicalKeyring::Machine,
+    LogicalKeyring::Platform, LogicalKeyring::Ima,       LogicalKeyring::Evm};
 
 std::string_view to_string(LogicalKeyring keyring) noexcept;  // "builtin", ...
 std::optional<LogicalKeyring> parse_logical_keyring(std::string_view name) noexcept;

@@ -15,10 +15,13 @@ namespace anchord::testing {
 namespace {
 
 void require(bool ok, const char* what) {
-    if (!ok) throw std::runtime_error(std::string("test PKI: ") + what + ": " + ossl::drain_errors());
+    if (!ok)
+        throw std::runtime_error(std::string("test PKI: ") + what + ": " + ossl::drain_errors());
 }
 
-std::shared_ptr<EVP_PKEY> share(EVP_PKEY* p) { return {p, EVP_PKEY_free}; }
+std::shared_ptr<EVP_PKEY> share(EVP_PKEY* p) {
+    return {p, EVP_PKEY_free};
+}
 
 void set_time(ASN1_TIME* t, std::chrono::sys_seconds when) {
     require(ASN1_TIME_set(t, static_cast<time_t>(when.time_since_epoch().count())) != nullptr,
@@ -69,16 +72,18 @@ TestCert build(const CertSpec& spec, KeyType type, std::shared_ptr<EVP_PKEY> key
     require(ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert.get()), serial) == 1, "serial");
 
     auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-    set_time(X509_getm_notBefore(cert.get()), spec.not_before.value_or(now - std::chrono::hours(1)));
+    set_time(X509_getm_notBefore(cert.get()),
+             spec.not_before.value_or(now - std::chrono::hours(1)));
     set_time(X509_getm_notAfter(cert.get()),
              spec.not_after.value_or(now + std::chrono::hours(24 * 365)));
 
     X509_NAME* name = X509_get_subject_name(cert.get());
     if (!spec.organization.empty()) {
-        require(X509_NAME_add_entry_by_txt(
-                    name, "O", MBSTRING_UTF8,
-                    reinterpret_cast<const unsigned char*>(spec.organization.c_str()), -1, -1, 0) == 1,
-                "O");
+        require(
+            X509_NAME_add_entry_by_txt(
+                name, "O", MBSTRING_UTF8,
+                reinterpret_cast<const unsigned char*>(spec.organization.c_str()), -1, -1, 0) == 1,
+            "O");
     }
     require(X509_NAME_add_entry_by_txt(
                 name, "CN", MBSTRING_UTF8,
@@ -93,7 +98,8 @@ TestCert build(const CertSpec& spec, KeyType type, std::shared_ptr<EVP_PKEY> key
         if (spec.ca && spec.path_len) bc += ",pathlen:" + std::to_string(*spec.path_len);
         add_ext(cert.get(), issuer_x509, NID_basic_constraints, bc);
     }
-    if (spec.key_usage) add_ext(cert.get(), issuer_x509, NID_key_usage, key_usage_value(*spec.key_usage));
+    if (spec.key_usage)
+        add_ext(cert.get(), issuer_x509, NID_key_usage, key_usage_value(*spec.key_usage));
     if (!spec.extended_key_usage.empty()) {
         std::string eku;
         for (const auto& e : spec.extended_key_usage) eku += (eku.empty() ? "" : ",") + e;
@@ -103,9 +109,10 @@ TestCert build(const CertSpec& spec, KeyType type, std::shared_ptr<EVP_PKEY> key
     if (spec.authority_key_id_override) {
         ossl::AuthorityKeyIdPtr akid(AUTHORITY_KEYID_new());
         akid->keyid = ASN1_OCTET_STRING_new();
-        require(ASN1_OCTET_STRING_set(akid->keyid, spec.authority_key_id_override->data(),
-                                      static_cast<int>(spec.authority_key_id_override->size())) == 1,
-                "akid");
+        require(
+            ASN1_OCTET_STRING_set(akid->keyid, spec.authority_key_id_override->data(),
+                                  static_cast<int>(spec.authority_key_id_override->size())) == 1,
+            "akid");
         require(X509_add1_ext_i2d(cert.get(), NID_authority_key_identifier, akid.get(), 0, 0) == 1,
                 "akid ext");
     } else if (spec.authority_key_id) {
@@ -165,15 +172,33 @@ Bytes TestCert::pem_bytes() const {
 std::shared_ptr<EVP_PKEY> generate_key(KeyType type) {
     EVP_PKEY* key = nullptr;
     switch (type) {
-        case KeyType::Rsa1024: key = EVP_RSA_gen(1024); break;
-        case KeyType::Rsa2048: key = EVP_RSA_gen(2048); break;
-        case KeyType::Rsa3072: key = EVP_RSA_gen(3072); break;
-        case KeyType::Rsa4096: key = EVP_RSA_gen(4096); break;
-        case KeyType::P256: key = EVP_EC_gen("P-256"); break;
-        case KeyType::P384: key = EVP_EC_gen("P-384"); break;
-        case KeyType::P521: key = EVP_EC_gen("P-521"); break;
-        case KeyType::Secp256k1: key = EVP_EC_gen("secp256k1"); break;
-        case KeyType::Ed25519: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
+        case KeyType::Rsa1024:
+            key = EVP_RSA_gen(1024);
+            break;
+        case KeyType::Rsa2048:
+            key = EVP_RSA_gen(2048);
+            break;
+        case KeyType::Rsa3072:
+            key = EVP_RSA_gen(3072);
+            break;
+        case KeyType::Rsa4096:
+            key = EVP_RSA_gen(4096);
+            break;
+        case KeyType::P256:
+            key = EVP_EC_gen("P-256");
+            break;
+        case KeyType::P384:
+            key = EVP_EC_gen("P-384");
+            break;
+        case KeyType::P521:
+            key = EVP_EC_gen("P-521");
+            break;
+        case KeyType::Secp256k1:
+            key = EVP_EC_gen("secp256k1");
+            break;
+        case KeyType::Ed25519:
+            key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+            break;
         case KeyType::Dsa2048: {
             ossl::EvpPkeyCtxPtr pctx(EVP_PKEY_CTX_new_from_name(nullptr, "DSA", nullptr));
             EVP_PKEY* params = nullptr;

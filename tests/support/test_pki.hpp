@@ -15,23 +15,34 @@
 
 namespace anchord::testing {
 
-enum class KeyType { Rsa1024, Rsa2048, Rsa3072, Rsa4096, P256, P384, P521, Secp256k1, Ed25519, Dsa2048 };
+enum class KeyType {
+    Rsa1024,
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    P256,
+    P384,
+    P521,
+    Secp256k1,
+    Ed25519,
+    Dsa2048
+};
 
 struct CertSpec {
     std::string common_name = "anchord test";
-    std::string organization;             // empty: no O attribute
-    bool basic_constraints = true;        // false: no basicConstraints extension at all
+    std::string organization;       // empty: no O attribute
+    bool basic_constraints = true;  // false: no basicConstraints extension at all
     bool ca = false;
     std::optional<int> path_len;
-    std::optional<std::uint16_t> key_usage;  // anchord::key_usage bits; nullopt: no extension
+    std::optional<std::uint16_t> key_usage;       // anchord::key_usage bits; nullopt: no extension
     std::vector<std::string> extended_key_usage;  // "codeSigning", "1.2.3.4", ...
     bool subject_key_id = true;
     bool authority_key_id = true;
-    std::optional<Bytes> authority_key_id_override;  // a wrong AKID on purpose
+    std::optional<Bytes> authority_key_id_override;      // a wrong AKID on purpose
     std::optional<std::chrono::sys_seconds> not_before;  // default: an hour ago
     std::optional<std::chrono::sys_seconds> not_after;   // default: in 365 days
-    std::string digest = "SHA256";  // EVP_MD name; ignored for Ed25519
-    std::optional<std::uint64_t> serial;  // default: random
+    std::string digest = "SHA256";                       // EVP_MD name; ignored for Ed25519
+    std::optional<std::uint64_t> serial;                 // default: random
 };
 
 // Common shapes.
@@ -53,8 +64,8 @@ std::shared_ptr<EVP_PKEY> generate_key(KeyType type);
 TestCert make_self_signed(const CertSpec& spec, KeyType type = KeyType::Rsa2048,
                           std::shared_ptr<EVP_PKEY> key = nullptr);
 // Signed by `issuer`.
-TestCert make_signed(const CertSpec& spec, const TestCert& issuer,
-                     KeyType type = KeyType::Rsa2048, std::shared_ptr<EVP_PKEY> key = nullptr);
+TestCert make_signed(const CertSpec& spec, const TestCert& issuer, KeyType type = KeyType::Rsa2048,
+                     std::shared_ptr<EVP_PKEY> key = nullptr);
 
 // Copies of a DER certificate with one flaw each.
 Bytes tamper_signature(const Bytes& der);  // flips a bit of the signature
