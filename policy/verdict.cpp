@@ -1198,7 +1198,10 @@ void Evaluation::kernel_rule_checks() {
         add(id::kernel_digsig, Outcome::Skip,
             "restrict_link_by_digsig guards only the kernel's .ima and .evm, not '" + target_name_ +
                 "'");
-    } else if (!guarded()) {
+    } else if (!guarded() || !keyring_->kernel_keyring.starts_with('.')) {
+        // A restriction anchord puts on its own _ima (create_restriction)
+        // checks signatures only: the kernel adds the digsig rule to the
+        // keyrings it makes itself.
         add(id::kernel_digsig, Outcome::Skip,
             "'" + keyring_->kernel_keyring +
                 "' is a keyring userspace made: the kernel's restrict_link_by_digsig is not on it");
