@@ -45,6 +45,26 @@ std::optional<KeyAlgorithm> classify_signature_algorithm(std::string_view name) 
     return std::nullopt;
 }
 
+// The digests the X.509 parser can name for a signature, by the name the
+// kernel registers them under. md5 is left out: the parser refuses it.
+std::optional<HashAlgorithm> classify_hash(std::string_view name) {
+    static constexpr std::array<std::pair<std::string_view, HashAlgorithm>, 9> kNames{{
+        {"sha1", HashAlgorithm::Sha1},
+        {"sha224", HashAlgorithm::Sha224},
+        {"sha256", HashAlgorithm::Sha256},
+        {"sha384", HashAlgorithm::Sha384},
+        {"sha512", HashAlgorithm::Sha512},
+        {"sha3-256", HashAlgorithm::Sha3_256},
+        {"sha3-384", HashAlgorithm::Sha3_384},
+        {"sha3-512", HashAlgorithm::Sha3_512},
+        {"sm3", HashAlgorithm::Sm3},
+    }};
+    for (const auto& [n, h] : kNames) {
+        if (n == name) return h;
+    }
+    return std::nullopt;
+}
+
 // Verifiers a configuration builds as modules: the kernel loads them when
 // the X.509 code first asks, so /proc/crypto does not list them before.
 constexpr std::array<std::pair<std::string_view, KeyAlgorithm>, 3> kVerifierOptions{{
@@ -52,6 +72,51 @@ constexpr std::array<std::pair<std::string_view, KeyAlgorithm>, 3> kVerifierOpti
     {"CONFIG_CRYPTO_ECDSA", KeyAlgorithm::Ecdsa},
     {"CONFIG_CRYPTO_SM2", KeyAlgorithm::Sm2},
 }};
+// Digests likewise (crypto_alloc_shash loads the module).
+constexpr std::array<std::pair<std::string_view, HashAlgorithm>, 10> kHashOptions{{
+    {"CONFIG_CRYPTO_SHA1", HashAlgorithm::Sha1},
+    {"CONFIG_CRYPTO_SHA256", HashAlgorithm::Sha224},
+    {"CONFIG_CRYPTO_SHA256", HashAlgorithm::Sha256},
+    {"CONFIG_CRYPTO_SHA512", HashAlgorithm::Sha384},
+    {"CONFIG_CRYPTO_SHA512", HashAlgorithm::Sha512},
+    {"CONFIG_CRYPTO_SHA3", HashAlgorithm::Sha3_256},
+    {"CONFIG_CRYPTO_SHA3", HashAlgorithm::Sha3_384},
+    {"CONFIG_CRYPTO_SHA3", HashAlgorithm::Sha3_512},
+    {"CONFIG_CRYPTO_SM3", HashAlgorithm::Sm3},
+    {"CONFIG_CRYPTO_SM3_GENERIC", HashAlgorithm::Sm3},
+}};
+
+// Calls fn(name, type) for each entry of /proc/crypto's text.
+template <typename Fn>
+void for_each_crypto_entry(std::string_view text, Fn&& fn) {
+    std::string name;
+    std::string type;
+    auto flush = [&] {
+        if (!name.empty()) fn(std::string_view(name), std::string_view(type));
+        name.clear();
+        type.clear();
+    };
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        if (trim(line).empty()) {
+            flush();
+            continue;
+        }
+        auto colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        std::string_view key = trim(line.substr(0, colon));
+        std::string_view value = trim(line.substr(colon + 1));
+        if (key == "name") {
+            if (!name.empty()) flush();  // entries not separated by a blank line
+            name = std::string(value);
+        } else if (key == "type") {
+            type = std::string(value);
+        }
+    }
+    flush();
+}
 
 std::pair<int, int> parse_version(std::string_view release) {
     int major = 0;
@@ -98,35 +163,20 @@ std::optional<KernelConfig> read_kernel_config() {
 
 std::set<KeyAlgorithm> parse_proc_crypto(std::string_view text) {
     std::set<KeyAlgorithm> out;
-    std::string name;
-    std::string type;
-    auto flush = [&] {
+    for_each_crypto_entry(text, [&](std::string_view name, std::string_view type) {
         if (type == "sig" || type == "akcipher") {
             if (auto a = classify_signature_algorithm(name)) out.insert(*a);
         }
-        name.clear();
-        type.clear();
-    };
-    while (!text.empty()) {
-        auto nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-        if (trim(line).empty()) {
-            flush();
-            continue;
-        }
-        auto colon = line.find(':');
-        if (colon == std::string_view::npos) continue;
-        std::string_view key = trim(line.substr(0, colon));
-        std::string_view value = trim(line.substr(colon + 1));
-        if (key == "name") {
-            if (!name.empty()) flush();  // entries not separated by a blank line
-            name = std::string(value);
-        } else if (key == "type") {
-            type = std::string(value);
-        }
-    }
-    flush();
+    });
+    return out;
+}
+
+std::set<HashAlgorithm> parse_proc_crypto_hashes(std::string_view text) {
+    std::set<HashAlgorithm> out;
+    for_each_crypto_entry(text, [&](std::string_view name, std::string_view type) {
+        if (type != "shash") return;
+        if (auto h = classify_hash(name)) out.insert(*h);
+    });
     return out;
 }
 
@@ -144,9 +194,13 @@ KernelProfile kernel_profile_from(const KernelFacts& facts) {
     }
     p.digsig_rule = p.integrity_trusted_keyring && (p.major > 6 || (p.major == 6 && p.minor >= 4));
     p.verifiable = parse_proc_crypto(facts.proc_crypto);
+    p.hashes = parse_proc_crypto_hashes(facts.proc_crypto);
     if (facts.config) {
         for (const auto& [option, algorithm] : kVerifierOptions) {
             if (facts.config->enabled(option)) p.verifiable.insert(algorithm);
+        }
+        for (const auto& [option, hash] : kHashOptions) {
+            if (facts.config->enabled(option)) p.hashes.insert(hash);
         }
     }
     return p;

@@ -37,6 +37,11 @@ std::optional<KernelConfig> read_kernel_config();
 // "sig" or "akcipher": rsa, pkcs1(rsa,...), ecdsa-nist-p256, sm2, ...).
 // Key agreement entries (ecdh-*) do not count.
 std::set<KeyAlgorithm> parse_proc_crypto(std::string_view text);
+// The digests /proc/crypto shows a synchronous hash ("shash") for, among
+// those the kernel's X.509 parser names for a signature: SHA-1, SHA-2, SHA-3
+// and SM3. MD5 never counts: the parser refuses MD5 signatures (ENOPKG,
+// measured) though the kernel has an md5 digest.
+std::set<HashAlgorithm> parse_proc_crypto_hashes(std::string_view text);
 
 // Everything detect_kernel_profile reads, so the rules can be tested on
 // other kernels' texts.
@@ -52,7 +57,7 @@ KernelProfile kernel_profile_from(const KernelFacts& facts);
 // says integrity_trusted_keyring, CA enforcement is taken as off);
 // digsig_rule = integrity_trusted_keyring && version >= 6.4; verifiable
 // from /proc/crypto, plus verifiers the configuration builds as modules
-// (the kernel loads those on first use).
+// (the kernel loads those on first use); hashes likewise.
 KernelProfile detect_kernel_profile();
 
 // Sandbox keyring names: "anchord:sandbox" (the top, linked into the

@@ -22,7 +22,7 @@ enum class Outcome : std::uint8_t { Pass, Fail, Warn, Skip };
 std::string_view to_string(Outcome o) noexcept;  // "pass", "fail", "warn", "skip"
 
 struct Check {
-    std::string id;      // stable: "chain.issuer-found", "kernel.digsig", ...
+    std::string id;  // stable: "chain.issuer-found", "kernel.digsig", ...
     Outcome outcome = Outcome::Skip;
     std::string reason;  // one line for a person
 };
@@ -62,6 +62,9 @@ struct KernelProfile {
     bool ca_machine_keyring_max = false;     // ..._MAX
     // Signature schemes the kernel can verify ("rsa", "ecdsa", ...); empty = unknown.
     std::set<KeyAlgorithm> verifiable;
+    // Digests the kernel can compute for a certificate's signature ("sha256",
+    // "sha3-384", ...); empty = unknown.
+    std::set<HashAlgorithm> hashes;
 };
 
 // A key the kernel holds whose certificate cannot be read back: only its
