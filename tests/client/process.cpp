@@ -112,6 +112,7 @@ RunResult run_anchorctl(const std::vector<std::string>& args, const RunOptions& 
         ::dup2(in_read.get(), STDIN_FILENO);
         ::dup2(out_write.get(), STDOUT_FILENO);
         ::dup2(err_write.get(), STDERR_FILENO);
+        if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(125);
         if (options.uid) {
             if (::setgroups(0, nullptr) != 0 || ::setgid(*gid) != 0 ||
                 ::setuid(*options.uid) != 0) {

@@ -17,6 +17,7 @@ struct RunOptions {
     std::vector<std::pair<std::string, std::optional<std::string>>> env;
     bool stdout_tty = false;   // standard output on a pseudo-terminal
     std::optional<uid_t> uid;  // run as this user (and its primary group)
+    std::string cwd;           // run in this folder; empty: the test's own
 };
 
 struct RunResult {
