@@ -13,7 +13,8 @@
 #   - root enrolls an intermediate CA signed by that root into secondary;
 #   - a user made for the test is refused (exit status 4);
 #   - with the package's sample polkit rule in place for its group
-#     (anchord-admin), the same user enrolls another one, with no password;
+#     (anchord-admin), the same user enrolls another one, with no password,
+#     and is still refused a removal (exit status 4);
 #   - systemd-analyze verify passes on the installed unit;
 #   - purging the package leaves none of its files behind.
 # Everything it started or made is stopped and removed on exit, whatever
@@ -181,6 +182,45 @@ unit=$(dpkg -L anchord | grep '/systemd/system/anchord\.service$') ||
     fail "/var/lib/anchord is not 0700 root after installation"
 [[ -L /etc/systemd/system/multi-user.target.wants/anchord.service ]] ||
     fail "anchord.service is not enabled"
+# Where systemd runs (/run/systemd/system exists) the maintainer scripts
+# start, stop and reload the unit; every such call is behind that test, so
+# here they only enabled it...
+unguarded_systemd_calls() {
+    awk '
+        /^[[:space:]]*if[[:space:]]/ { depth++; guard[depth] = ($0 ~ /-d \/run\/systemd\/system/) }
+        /^[[:space:]]*fi([[:space:]]|;|$)/ { depth--; next }
+        /(^|[[:space:]])(systemctl|deb-systemd-invoke)[[:space:]]/ {
+            ok = 0
+            for (i = 1; i <= depth; i++) if (guard[i]) ok = 1
+            if (!ok) print FILENAME ":" FNR ": " $0
+        }
+    ' "$@"
+}
+postinst=/var/lib/dpkg/info/anchord.postinst
+grep -q "deb-systemd-invoke .*'anchord.service'" "$postinst" ||
+    fail "$postinst never starts anchord.service, even where systemd runs"
+scripts=()
+for script in postinst prerm postrm; do
+    [[ -f /var/lib/dpkg/info/anchord.$script ]] && scripts+=("/var/lib/dpkg/info/anchord.$script")
+done
+unguarded=$(unguarded_systemd_calls "${scripts[@]}")
+[[ -z $unguarded ]] || fail "maintainer scripts call systemd where it may not run: $unguarded"
+# ...and, systemd not running, nothing was started behind our back.
+for exe in /proc/[0-9]*/exe; do
+    [[ $(readlink "$exe" 2>/dev/null) != /usr/sbin/anchord ]] ||
+        fail "installing the package started anchord (${exe%/exe}) where systemd does not run"
+done
+# The man pages where man finds them, and the completion where bash-completion
+# loads it from (by the command's name), completing a subcommand.
+for page in "8 anchord" "1 anchorctl"; do
+    # shellcheck disable=SC2086  # section and name, two words
+    man -w $page >/dev/null || fail "man cannot find the installed page $page"
+done
+completion=/usr/share/bash-completion/completions/anchorctl
+[[ -f $completion ]] || fail "no bash completion at $completion"
+completed=$(bash -c '. "$1"; COMP_WORDS=(anchorctl enr); COMP_CWORD=1; COMP_LINE="anchorctl enr"
+    COMP_POINT=${#COMP_LINE}; _anchorctl; printf "%s\n" "${COMPREPLY[@]}"' _ "$completion")
+[[ $completed == enroll ]] || fail "the installed completion completes 'anchorctl enr' to '$completed'"
 
 # --- a root of trust for the sandbox -----------------------------------
 
@@ -246,6 +286,17 @@ wait_for "polkitd on the bus" polkit_owned
 [[ $(owner_pid org.freedesktop.PolicyKit1) == "$polkit_pid" ]] ||
     fail "org.freedesktop.PolicyKit1 is not owned by the polkitd started here"
 
+# polkitd read the installed actions: an administrator, kept, for an active
+# session; no for inactive and remote ones.
+for action in enroll remove seal reconcile reload-policy; do
+    details=$(pkaction --verbose --action-id "io.github.anchord1.$action") ||
+        fail "polkitd does not know io.github.anchord1.$action"
+    for want in "implicit any: *no" "implicit inactive: *no" "implicit active: *auth_admin_keep"; do
+        grep -q "$want\$" <<<"$details" ||
+            fail "io.github.anchord1.$action: no '$want' in pkaction's answer: $details"
+    done
+done
+
 # --- activation -----------------------------------------------------------
 
 step "anchorctl status activates anchord"
@@ -297,6 +348,12 @@ wait_for "polkitd to load $rule" rule_active
 runuser -u "$user" -- anchorctl enroll --keyring secondary "$work/by-user.pem" ||
     fail "anchorctl enroll as $user in anchord-admin exited with $?"
 enrolled "$(fingerprint "$work/by-user.pem")" || fail "the certificate $user enrolled is not listed"
+# The rule grants enroll alone: polkit still refuses the user a removal.
+status=0
+runuser -u "$user" -- anchorctl remove --keyring secondary "$(fingerprint "$work/by-user.pem")" ||
+    status=$?
+((status == 4)) || fail "anchorctl remove as $user exited with $status, not 4 (not authorized)"
+enrolled "$(fingerprint "$work/by-user.pem")" || fail "the refused removal removed the certificate"
 
 # --- the installed unit -----------------------------------------------------
 
