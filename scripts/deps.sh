@@ -6,7 +6,7 @@ packages=(
     build-essential cmake ninja-build pkg-config git
     libssl-dev openssl nlohmann-json3-dev libkeyutils-dev keyutils zlib1g-dev
     libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev libcli11-dev
-    googletest libgtest-dev dbus polkitd systemd
+    googletest libgtest-dev dbus polkitd systemd jq clang-format strace man-db
 )
 missing=()
 for p in "${packages[@]}"; do
