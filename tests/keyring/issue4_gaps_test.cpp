@@ -159,6 +159,7 @@ TEST_F(Issue4Test, ListingShowsSerialTypeOwnerPermissionsAndDescriptionAsTheKern
 // --- Point 1: _ima and _evm that userspace made ------------------------------
 
 TEST_F(Issue4Test, FindsImaAndEvmThatUserspaceMadeAndKnowsTheKernelChecksNothingThere) {
+    IntegrityNamesLock lock;
     if (user_keyring_has("_ima") || user_keyring_has("_evm")) {
         GTEST_SKIP() << "an _ima or _evm exists already; leaving it alone";
     }
@@ -196,6 +197,7 @@ TEST_F(Issue4Test, FindsImaAndEvmThatUserspaceMadeAndKnowsTheKernelChecksNothing
 }
 
 TEST_F(Issue4Test, CreatesEvmRestrictedToBuiltinAndSecondaryThenSealsIt) {
+    IntegrityNamesLock lock;
     if (user_keyring_has("_evm")) GTEST_SKIP() << "an _evm exists already; leaving it alone";
     UserKeyringCleanup cleanup("_evm");
     Policy policy = policy_mapping({{LogicalKeyring::Evm, "_evm"}},

@@ -3,8 +3,11 @@
 // keyutils calls, independently of the code under test.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <keyutils.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -91,6 +94,27 @@ class UserKeyringCleanup {
 
   private:
     std::string name_;
+};
+
+// The user keyring is one per uid, shared by every test process: the tests
+// that make _ima or _evm there hold this lock, so that ctest -j never runs
+// two of them at once (one would find the other's keyring and skip, or see
+// it appear under its assertions).
+class IntegrityNamesLock {
+  public:
+    IntegrityNamesLock()
+        : fd_(::open("/tmp/anchord-tests-integrity-names.lock", O_RDWR | O_CREAT | O_CLOEXEC,
+                     0600)) {
+        if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+    }
+    IntegrityNamesLock(const IntegrityNamesLock&) = delete;
+    IntegrityNamesLock& operator=(const IntegrityNamesLock&) = delete;
+    ~IntegrityNamesLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+
+  private:
+    int fd_;
 };
 
 inline bool user_keyring_has(const std::string& name) {

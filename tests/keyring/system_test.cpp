@@ -135,6 +135,7 @@ TEST_F(SystemTest, TheKernelsBuiltinKeyringRefusesUserspace) {
 }
 
 TEST_F(SystemTest, CreatesARestrictedImaInTheUserKeyring) {
+    IntegrityNamesLock lock;
     if (user_keyring_has("_ima")) GTEST_SKIP() << "an _ima exists already; leaving it alone";
     UserKeyringCleanup cleanup("_ima");
     Policy policy = policy_mapping(

@@ -703,7 +703,11 @@ TEST(Issue3Limbo, SaysPlainlyThatItSkippedWithoutTheFolder) {
 }
 
 TEST(Issue3Limbo, ReadsTheFolderFromTheEnvironment) {
-    const fs::path beside = source_dir() / ".." / "shared" / "limbo";
+    // The cases where this run finds them (CI may point the variable at them
+    // when the clone does not sit beside shared/).
+    fs::path beside = source_dir() / ".." / "shared" / "limbo";
+    if (const char* env = std::getenv("ANCHORD_LIMBO_DIR"); env != nullptr && *env != '\0')
+        beside = env;
     if (!fs::is_directory(beside / "cases")) GTEST_SKIP() << "no x509-limbo cases at " << beside;
     // The same cases through a symbolic link elsewhere: found only by the variable.
     const fs::path link =
