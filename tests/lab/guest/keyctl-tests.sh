@@ -85,5 +85,27 @@ if [ $? -eq 0 ]; then fail kernel.ima.setperm "root changed .ima's permissions";
     if [ "$got" = EACCES ]; then pass kernel.ima.setperm "keyctl setperm .ima: EACCES"; else
         fail kernel.ima.setperm "keyctl setperm .ima: expected EACCES, got $got"; fi
 fi
+# ...while unlink and clear still work on it: anchord's Remove relies on the
+# first. The clear is tried only on an empty .ima, so nothing is lost.
+if link .ima $CERTS/leaf-rsa.der; then
+    serial=$LINK_SERIAL
+    if keyctl unlink "$serial" "$ima" >/dev/null 2>&1 &&
+        ! keyctl rlist "$ima" 2>/dev/null | tr ' ' '\n' | grep -qx "$serial"; then
+        pass kernel.ima.unlink "keyctl unlink of a key from .ima works"
+    else
+        fail kernel.ima.unlink "keyctl unlink of key $serial from .ima failed or left it linked"
+    fi
+    if [ -z "$(keyring_keys .ima)" ] && link .ima $CERTS/leaf-rsa.der; then
+        if keyctl clear "$ima" >/dev/null 2>&1 && [ -z "$(keyring_keys .ima)" ]; then
+            pass kernel.ima.clear "keyctl clear of .ima works"
+        else
+            fail kernel.ima.clear "keyctl clear of .ima failed or left keys: $(keyring_keys .ima | tr '\n' ' ')"
+        fi
+    else
+        skip kernel.ima.clear ".ima was not empty, or the leaf could not be linked again: $LINK_RESULT"
+    fi
+else
+    fail kernel.ima.unlink "the RSA leaf was refused by .ima: $LINK_RESULT"
+fi
 expect_link kernel.platform.add .platform $CERTS/leaf-rsa.der EACCES "a user's add to .platform"
 expect_link kernel.builtin.add .builtin_trusted_keys $CERTS/leaf-rsa.der EACCES "a user's add to .builtin_trusted_keys"
