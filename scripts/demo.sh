@@ -25,13 +25,6 @@ pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    # The sandbox's secondary keyring is restricted by a keyring that links
-    # it back: the two hold each other and would outlive the session keyring
-    # (until reboot). Clearing the one breaks the cycle, so all go with it.
-    local trust
-    if trust=$(keyctl search @s keyring anchord:secondary-trust 2>/dev/null); then
-        keyctl clear "$trust" || true
-    fi
     rm -rf "$work"
 }
 trap cleanup EXIT

@@ -18,7 +18,8 @@ std::string Restriction::to_string() const {
         case Kind::BuiltinAndSecondaryTrusted:
             return "builtin_and_secondary_trusted";
         case Kind::KeyOrKeyring:
-            return "key_or_keyring:" + std::to_string(key ? key->value : 0);
+            return "key_or_keyring:" + std::to_string(key ? key->value : 0) +
+                   (chain ? ":chain" : "");
         case Kind::Unknown:
             break;
     }
@@ -46,9 +47,8 @@ void OwnedKeyring::reset() noexcept {
     if (ring.value == 0) return;
     // Clear it first, while we still possess it: the kernel's collector
     // never prunes the links of an invalidated keyring, so a keyring that
-    // links another whose restriction points back at it (the sandbox's
-    // secondary and secondary-trust) would otherwise keep both alive until
-    // reboot. Then unlink, so the parent stops listing it at once (an
+    // links another whose restriction points back at it would otherwise
+    // keep both alive until reboot. Then unlink, so the parent stops listing it at once (an
     // invalidated key stays listed until the collector runs), and
     // invalidate, so the kernel drops it now even where it is linked
     // elsewhere. Once unlinked we may no longer possess it: invalidation

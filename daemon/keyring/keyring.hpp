@@ -103,7 +103,9 @@ struct Restriction {
         Sealed,                      // keyctl_restrict_keyring(ring, NULL, NULL): no link at all
         BuiltinTrusted,              // "builtin_trusted"
         BuiltinAndSecondaryTrusted,  // "builtin_and_secondary_trusted"
-        KeyOrKeyring,                // "key_or_keyring:<key>": signed by a key reachable from <key>
+        KeyOrKeyring,                // "key_or_keyring:<key>[:chain]": signed by a key
+                                     // reachable from <key> (or, with chain, from the
+                                     // keyring itself)
         Unknown,                     // restricted by something anchord cannot name
     };
     Restriction() = default;
@@ -112,11 +114,12 @@ struct Restriction {
 
     Kind kind = Kind::Unknown;
     std::optional<KeySerial> key;  // for KeyOrKeyring
+    bool chain = false;            // for KeyOrKeyring: ":chain"
     // The rule was not set by anchord in this run: it is the kernel's
     // configuration read from its config, or a guess (see Keyrings::system).
     bool assumed = false;
 
-    // "none", "sealed", "builtin_trusted", "key_or_keyring:123", "unknown"
+    // "none", "sealed", "builtin_trusted", "key_or_keyring:123[:chain]", "unknown"
     std::string to_string() const;
 };
 

@@ -79,6 +79,14 @@ std::string hex32(std::uint32_t v) {
     return buffer;
 }
 
+// The sandbox's secondary: keys signed by a key in builtin or in secondary
+// itself (which nests builtin and machine).
+Restriction secondary_restriction(KeySerial builtin) {
+    Restriction r{Restriction::Kind::KeyOrKeyring, builtin};
+    r.chain = true;
+    return r;
+}
+
 Restriction restriction_of(KernelRestriction r) {
     switch (r) {
         case KernelRestriction::BuiltinTrusted:
@@ -312,10 +320,11 @@ Keyrings Keyrings::sandbox(const std::vector<Certificate>& anchors,
     sys::link(builtin, secondary, "nesting anchord:builtin in anchord:secondary");
     sys::link(machine_ring, secondary, "nesting anchord:machine in anchord:secondary");
     // The kernel refuses a restriction that names the keyring itself
-    // (EDEADLK); a keyring that only links secondary stands in for it.
-    KeySerial trust = make("secondary-trust");
-    sys::link(secondary, trust, "nesting anchord:secondary in anchord:secondary-trust");
-    Restriction secondary_rule{Kind::KeyOrKeyring, trust};
+    // (EDEADLK); ":chain" makes it search the keyring itself too, and so
+    // the nested builtin and machine. A keyring linking secondary back would
+    // do the same but hold secondary's restriction in a cycle the kernel
+    // never collects: the sandbox would outlive its session keyring.
+    const Restriction secondary_rule = secondary_restriction(builtin);
     restrict(secondary, secondary_rule, sandbox_name("secondary"));
 
     Restriction integrity_rule{Kind::KeyOrKeyring, secondary};
@@ -367,8 +376,8 @@ std::optional<Keyrings> Keyrings::adopt_sandbox(const std::vector<Certificate>& 
     const KeySerial top = found_top->second;
     auto children = keyrings_in(top);
     std::map<std::string_view, KeySerial> ring;
-    for (std::string_view logical : {"builtin", "machine", "platform", "secondary",
-                                     "secondary-trust", "ima", "evm", "blacklist"}) {
+    for (std::string_view logical :
+         {"builtin", "machine", "platform", "secondary", "ima", "evm", "blacklist"}) {
         auto it = children.find(sandbox_name(logical));
         if (it == children.end()) return std::nullopt;
         ring.emplace(logical, it->second);
@@ -395,8 +404,8 @@ std::optional<Keyrings> Keyrings::adopt_sandbox(const std::vector<Certificate>& 
     ks.profile_ = detect_kernel_profile();
     // In the order sandbox() makes them: the top is destroyed last.
     ks.owned_.emplace_back(top, sys::kSessionKeyring);
-    for (std::string_view logical : {"builtin", "machine", "platform", "secondary",
-                                     "secondary-trust", "ima", "evm", "blacklist"}) {
+    for (std::string_view logical :
+         {"builtin", "machine", "platform", "secondary", "ima", "evm", "blacklist"}) {
         ks.owned_.emplace_back(ring.at(logical), top);
     }
     ks.blacklist_ = ring.at("blacklist");
@@ -413,7 +422,7 @@ std::optional<Keyrings> Keyrings::adopt_sandbox(const std::vector<Certificate>& 
     place(LogicalKeyring::Builtin, {Kind::Sealed});
     place(LogicalKeyring::Machine, {Kind::Sealed});
     place(LogicalKeyring::Platform, {Kind::Sealed});
-    place(LogicalKeyring::Secondary, {Kind::KeyOrKeyring, ring.at("secondary-trust")});
+    place(LogicalKeyring::Secondary, secondary_restriction(ring.at("builtin")));
     place(LogicalKeyring::Ima, {Kind::KeyOrKeyring, ring.at("secondary")});
     place(LogicalKeyring::Evm, {Kind::KeyOrKeyring, ring.at("secondary")});
     return ks;
@@ -688,6 +697,12 @@ TrialResult Keyrings::trial(LogicalKeyring k, ByteView der) const {
                          sys::kProcessKeyring);
     sys::set_permissions(scratch.get(), kScratchPermissions, "preparing a scratch keyring");
     Restriction rule = loc.restriction;
+    if (rule.kind == Restriction::Kind::KeyOrKeyring && rule.chain) {
+        // ":chain" also trusts the keys of the destination itself: the
+        // scratch keyring nests the target, linked before the restriction
+        // would refuse the link.
+        sys::link(*loc.serial, scratch.get(), "nesting " + label(loc) + " in a scratch keyring");
+    }
     if (rule.kind != Restriction::Kind::None && rule.kind != Restriction::Kind::Unknown) {
         if (int err = sys::try_restrict(scratch.get(), rule)) {
             throw kernel_error(err, "restricting a scratch keyring to " + rule.to_string(),

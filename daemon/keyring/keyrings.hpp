@@ -62,7 +62,7 @@ KernelProfile detect_kernel_profile();
 
 // Sandbox keyring names: "anchord:sandbox" (the top, linked into the
 // caller's session keyring), "anchord:builtin", "anchord:secondary",
-// "anchord:secondary-trust", "anchord:machine", "anchord:platform",
+// "anchord:machine", "anchord:platform",
 // "anchord:ima", "anchord:evm", "anchord:blacklist". Scratch keyrings for
 // trials are "anchord:trial", made in the process keyring.
 inline constexpr std::string_view kSandboxPrefix = "anchord:";
@@ -92,10 +92,11 @@ class Keyrings {
     //   machine   holds `machine`, then sealed (as .machine refuses userspace)
     //   platform  holds `platform`, then sealed
     //   secondary links builtin and machine as nested keyrings; restricted
-    //             to keys signed by a key reachable from itself. The kernel
-    //             refuses a restriction naming the keyring itself (EDEADLK),
-    //             so it names "anchord:secondary-trust", a keyring that only
-    //             links secondary: key_or_keyring:<secondary-trust>.
+    //             to keys signed by a key reachable from itself:
+    //             key_or_keyring:<builtin>:chain (the kernel refuses a
+    //             restriction naming the keyring itself, EDEADLK; ":chain"
+    //             searches it, and so what it nests, and makes no cycle
+    //             that would keep the sandbox alive after its session).
     //   ima, evm  key_or_keyring:<secondary>: signed by a key in secondary,
     //             builtin or machine (the kernel searches nested keyrings),
     //             not by a key in ima itself, as the kernel's .ima with

@@ -59,6 +59,9 @@ TEST(KeyringErrors, RestrictionNamesAreTheKernelsSpelling) {
     EXPECT_EQ(Restriction(Kind::BuiltinAndSecondaryTrusted).to_string(),
               "builtin_and_secondary_trusted");
     EXPECT_EQ(Restriction(Kind::KeyOrKeyring, KeySerial{123}).to_string(), "key_or_keyring:123");
+    Restriction chained(Kind::KeyOrKeyring, KeySerial{123});
+    chained.chain = true;
+    EXPECT_EQ(chained.to_string(), "key_or_keyring:123:chain");
     EXPECT_EQ(Restriction(Kind::Sealed).to_string(), "sealed");
     EXPECT_EQ(Restriction(Kind::None).to_string(), "none");
 }

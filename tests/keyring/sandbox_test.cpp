@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 #include <keyutils.h>
 #include <openssl/x509v3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include "keyring/keyrings.hpp"
 #include "keyring_fixture.hpp"
@@ -125,6 +128,54 @@ TEST_F(SandboxTest, GoesAwayWithTheObject) {
         if (!gone) usleep(10 * 1000);
     }
     EXPECT_TRUE(gone) << "sandbox keys still listed in /proc/keys";
+}
+
+// As when anchord --sandbox is killed or its session ends: the Keyrings
+// object is never destroyed, only the session keyring holding the sandbox
+// goes. No link or restriction between the sandbox's keyrings may keep them
+// alive then (they would stay in the kernel until reboot).
+TEST_F(SandboxTest, GoesAwayWithItsSessionKeyringThoughNeverDestroyed) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::close(fds[0]);
+        if (keyctl_join_session_keyring(nullptr) < 0) ::_exit(2);
+        std::vector<key_serial_t> made;
+        std::optional<Keyrings> ks;  // left to _exit: no destructor runs
+        try {
+            ks.emplace(make_sandbox());
+            ks->add(LogicalKeyring::Secondary, chain_.intermediate.der);
+            ks->add(LogicalKeyring::Ima, chain_.leaf.der);
+            for (const auto& [k, loc] : ks->locations()) made.push_back(loc.serial->value);
+            for (const auto& e : ks->list(LogicalKeyring::Secondary))
+                made.push_back(e.serial.value);
+            for (const auto& e : ks->list(LogicalKeyring::Ima)) made.push_back(e.serial.value);
+            for (key_serial_t id : ring_serials(KEY_SPEC_SESSION_KEYRING)) made.push_back(id);
+        } catch (...) {
+            ::_exit(3);
+        }
+        const auto bytes = made.size() * sizeof(key_serial_t);
+        ::_exit(::write(fds[1], made.data(), bytes) == static_cast<ssize_t>(bytes) ? 0 : 4);
+    }
+    ::close(fds[1]);
+    std::set<key_serial_t> made;
+    key_serial_t serial = 0;
+    while (::read(fds[0], &serial, sizeof serial) == static_cast<ssize_t>(sizeof serial))
+        made.insert(serial);
+    ::close(fds[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    // the sandbox's keyrings, the intermediate, the leaf and anchord:sandbox
+    ASSERT_GE(made.size(), 9u);
+    bool gone = false;
+    for (int i = 0; i < 1000 && !gone; ++i) {
+        gone = !proc_keys_lists_any(made);
+        if (!gone) usleep(10 * 1000);
+    }
+    EXPECT_TRUE(gone) << "the sandbox outlived its session keyring";
 }
 
 TEST_F(SandboxTest, AChainThroughSecondaryIsAcceptedIntoIma) {
