@@ -260,17 +260,6 @@ TEST_F(AnchorctlFiles, UnreadableFileExits1AndNamesTheFile) {
     EXPECT_NE(run.err.find(directory), std::string::npos) << run.err;
 }
 
-// Runs a shell command; its standard output, or nullopt if the shell failed.
-std::optional<std::string> shell_output(const std::string& command) {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-    if (!pipe) return std::nullopt;
-    std::string out;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get())) out.append(buffer, n);
-    if (::pclose(pipe.release()) != 0) return std::nullopt;
-    return out;
-}
-
 std::string completions(const std::string& words) {
     const std::string script =
         std::string(ANCHORD_SOURCE_DIR) + "/client/completion/anchorctl.bash";

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "../daemon/anchord_harness.hpp"
+#include "daemon_fixture.hpp"
 #include "json_schema.hpp"
 #include "process.hpp"
 
@@ -35,17 +36,6 @@ std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-}
-
-// Standard output of a shell command, or nullopt when the shell failed.
-std::optional<std::string> shell_output(const std::string& command) {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-    if (!pipe) return std::nullopt;
-    std::string out;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get())) out.append(buffer, n);
-    if (::pclose(pipe.release()) != 0) return std::nullopt;
     return out;
 }
 
@@ -161,60 +151,8 @@ std::size_t expect_aligned(const std::string& text, const std::vector<std::strin
 
 // --- against a real anchord ----------------------------------------------------
 
-class Issue6Daemon : public anchord::testing::AnchordTest {
+class Issue6Daemon : public AnchorctlWithDaemon {
   protected:
-    void SetUp() override {
-        if (!fs::exists(anchord_binary())) {
-            GTEST_SKIP() << "anchord is not built yet (" << anchord_binary() << " is missing)";
-        }
-        AnchordTest::SetUp();
-        if (HasFatalFailure()) return;
-        before_start();
-        ASSERT_TRUE(start_daemon());
-    }
-
-    virtual void before_start() {}
-
-    RunResult ctl(std::vector<std::string> args, const RunOptions& options = {}) {
-        args.insert(args.begin(), {"--bus-address", bus_->address()});
-        return run_anchorctl(args, options);
-    }
-
-    nlohmann::json ctl_json(std::vector<std::string> args, int status, const std::string& schema,
-                            const RunOptions& options = {}) {
-        args.push_back("--json");
-        const auto run = ctl(args, options);
-        EXPECT_EQ(run.exit_status, status) << run.out << run.err;
-        return conforming(run.out, schema);
-    }
-
-    static nlohmann::json conforming(const std::string& out, const std::string& schema) {
-        nlohmann::json document;
-        try {
-            document = nlohmann::json::parse(out);
-        } catch (const std::exception& e) {
-            ADD_FAILURE() << "not one JSON document (" << e.what() << "):\n" << out;
-            return document;
-        }
-        const auto problems = SchemaPage::load().violations(document, schema);
-        EXPECT_TRUE(problems.empty()) << "against schema '" << schema << "':\n"
-                                      << ::testing::PrintToString(problems) << "\n"
-                                      << document.dump(2);
-        return document;
-    }
-
-    std::string file(const std::string& name, const anchord::Bytes& bytes) {
-        const auto path = dir_ / name;
-        anchord::testing::write_bytes(path, bytes);
-        return path.string();
-    }
-
-    void enroll_intermediate() {
-        const auto run = ctl(
-            {"enroll", "-k", "secondary", file("intermediate.der", pki_.chain.intermediate.der)});
-        ASSERT_EQ(run.exit_status, 0) << run.out << run.err;
-    }
-
     // A dead socket's address: a bus nobody can reach.
     std::string nowhere() const { return "unix:path=" + (dir_ / "nobody-here").string(); }
 };

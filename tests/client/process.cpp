@@ -11,8 +11,10 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <stdexcept>
 
 extern char** environ;
@@ -175,6 +177,16 @@ RunResult run_anchorctl(const std::vector<std::string>& args, const RunOptions& 
     ::waitpid(pid, &status, 0);
     result.exit_status = (!timed_out && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
     return result;
+}
+
+std::optional<std::string> shell_output(const std::string& command) {
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+    if (!pipe) return std::nullopt;
+    std::string out;
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get())) out.append(buffer, n);
+    if (::pclose(pipe.release()) != 0) return std::nullopt;
+    return out;
 }
 
 }  // namespace anchorctl::testing

@@ -31,4 +31,7 @@ std::string anchorctl_path();
 
 RunResult run_anchorctl(const std::vector<std::string>& args, const RunOptions& options = {});
 
+// Standard output of a shell command line, or nullopt when the shell failed.
+std::optional<std::string> shell_output(const std::string& command);
+
 }  // namespace anchorctl::testing

@@ -12,6 +12,7 @@
 
 #include "anchord/certificate.hpp"
 #include "anchord/policy.hpp"
+#include "kernel_keys.hpp"
 #include "keyring/keyrings.hpp"
 #include "manager/manager.hpp"
 #include "state/state_store.hpp"
@@ -22,25 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using manager::Manager;
-
-// Removes a keyring the test made in the user keyring, whatever happens.
-class UserKeyringCleanup {
-  public:
-    explicit UserKeyringCleanup(std::string name) : name_(std::move(name)) {}
-    UserKeyringCleanup(const UserKeyringCleanup&) = delete;
-    UserKeyringCleanup& operator=(const UserKeyringCleanup&) = delete;
-    ~UserKeyringCleanup() {
-        for (int i = 0; i < 8; ++i) {
-            long id = keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", name_.c_str(), 0);
-            if (id < 0) break;
-            keyctl_unlink(static_cast<key_serial_t>(id), KEY_SPEC_USER_KEYRING);
-            keyctl_invalidate(static_cast<key_serial_t>(id));
-        }
-    }
-
-  private:
-    std::string name_;
-};
 
 // The outcome of check `id` in `checks`; Skip when it did not run.
 std::optional<Outcome> outcome_of(const std::vector<Check>& checks, std::string_view id) {

@@ -56,23 +56,6 @@ Thrown thrown_by(Fn&& fn) {
     return {};
 }
 
-Policy policy_mapping(std::map<LogicalKeyring, std::string> names,
-                      KernelRestriction create = KernelRestriction::None) {
-    Policy p;
-    for (auto& [k, name] : names) {
-        KeyringPolicy kp;
-        kp.name = k;
-        kp.kernel_keyring = name;
-        kp.create_restriction = create;
-        p.keyrings[k] = kp;
-    }
-    return p;
-}
-
-std::string unique_name(const std::string& base) {
-    return base + "_" + std::to_string(getpid());
-}
-
 std::string hex32(std::uint32_t v) {
     char buffer[9];
     std::snprintf(buffer, sizeof buffer, "%08x", v);
@@ -101,17 +84,7 @@ bool contains(const std::vector<std::string>& v, std::string_view id) {
     return std::any_of(v.begin(), v.end(), [&](const std::string& s) { return s == id; });
 }
 
-class Issue4Test : public KeyringTest {
-  protected:
-    void SetUp() override {
-        KeyringTest::SetUp();
-        if (HasFatalFailure()) return;
-        chain_ = make_chain();
-    }
-    Keyrings make_sandbox() { return Keyrings::sandbox({certificate_of(chain_.root)}); }
-
-    Chain chain_;
-};
+class Issue4Test : public SandboxFixture {};
 
 // --- Point 2: a listing gives what the kernel's describe gives ---------------
 

@@ -11,14 +11,17 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "anchord/certificate.hpp"
+#include "anchord/policy.hpp"
 #include "kernel_keys.hpp"
 #include "keyring/keyring.hpp"
+#include "keyring/keyrings.hpp"
 #include "test_pki.hpp"
 
 namespace anchord::keyring::test {
@@ -76,25 +79,41 @@ inline Certificate certificate_of(const testing::TestCert& t) {
     return Certificate(t.der, t.x509, CertificateInfo{});
 }
 
-// Removes a keyring the test had to make in the user keyring, whatever
-// happens to the test.
-class UserKeyringCleanup {
-  public:
-    explicit UserKeyringCleanup(std::string name) : name_(std::move(name)) {}
-    UserKeyringCleanup(const UserKeyringCleanup&) = delete;
-    UserKeyringCleanup& operator=(const UserKeyringCleanup&) = delete;
-    ~UserKeyringCleanup() {
-        for (int i = 0; i < 8; ++i) {
-            long id = keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", name_.c_str(), 0);
-            if (id < 0) break;
-            keyctl_unlink(static_cast<key_serial_t>(id), KEY_SPEC_USER_KEYRING);
-            keyctl_invalidate(static_cast<key_serial_t>(id));
-        }
-    }
+using anchord::testing::UserKeyringCleanup;
 
-  private:
-    std::string name_;
+// A fresh session keyring and a chain (root -> intermediate -> leaf) whose
+// root anchors the sandbox that make_sandbox() builds.
+class SandboxFixture : public KeyringTest {
+  protected:
+    void SetUp() override {
+        KeyringTest::SetUp();
+        if (HasFatalFailure()) return;
+        chain_ = testing::make_chain();
+    }
+    Keyrings make_sandbox() { return Keyrings::sandbox({certificate_of(chain_.root)}); }
+
+    testing::Chain chain_;
 };
+
+// A policy that maps each logical keyring to a kernel keyring name, and
+// nothing else: what Keyrings::system reads.
+inline Policy policy_mapping(std::map<LogicalKeyring, std::string> names,
+                             KernelRestriction create = KernelRestriction::None) {
+    Policy p;
+    for (auto& [k, name] : names) {
+        KeyringPolicy kp;
+        kp.name = k;
+        kp.kernel_keyring = name;
+        kp.create_restriction = create;
+        p.keyrings[k] = kp;
+    }
+    return p;
+}
+
+// A keyring name no other test process uses.
+inline std::string unique_name(const std::string& base) {
+    return base + "_" + std::to_string(getpid());
+}
 
 // The user keyring is one per uid, shared by every test process: the tests
 // that make _ima or _evm there hold this lock, so that ctest -j never runs

@@ -20,9 +20,7 @@ namespace anchord::keyring::test {
 namespace {
 
 using anchord::testing::ca_spec;
-using anchord::testing::Chain;
 using anchord::testing::KeyType;
-using anchord::testing::make_chain;
 using anchord::testing::make_self_signed;
 using anchord::testing::make_signed;
 using anchord::testing::signing_spec;
@@ -46,17 +44,7 @@ int errno_thrown(Fn&& fn, ErrorCode* code = nullptr) {
     return 0;
 }
 
-class SandboxTest : public KeyringTest {
-  protected:
-    void SetUp() override {
-        KeyringTest::SetUp();
-        if (HasFatalFailure()) return;
-        chain_ = make_chain();
-    }
-    Keyrings make_sandbox() { return Keyrings::sandbox({certificate_of(chain_.root)}); }
-
-    Chain chain_;
-};
+class SandboxTest : public SandboxFixture {};
 
 TEST_F(SandboxTest, BuildsTheTopologyUnderTheSessionKeyring) {
     Keyrings ks = make_sandbox();

@@ -20,19 +20,6 @@ using anchord::testing::make_self_signed;
 using anchord::testing::signing_spec;
 using anchord::testing::TestCert;
 
-Policy policy_mapping(std::map<LogicalKeyring, std::string> names,
-                      KernelRestriction create = KernelRestriction::None) {
-    Policy p;
-    for (auto& [k, name] : names) {
-        KeyringPolicy kp;
-        kp.name = k;
-        kp.kernel_keyring = name;
-        kp.create_restriction = create;
-        p.keyrings[k] = kp;
-    }
-    return p;
-}
-
 // The default policy's mapping (policy/default-policy.json).
 Policy default_mapping() {
     return policy_mapping({{LogicalKeyring::Builtin, ".builtin_trusted_keys"},
@@ -57,10 +44,6 @@ key_serial_t proc_keys_serial(const std::string& name) {
         }
     }
     return 0;
-}
-
-std::string unique_name(const std::string& base) {
-    return base + "_" + std::to_string(getpid());
 }
 
 class SystemTest : public KeyringTest {};

@@ -29,20 +29,12 @@ using testing::KeyType;
 using testing::make_self_signed;
 using testing::make_signed;
 using testing::TestCert;
+using testing::to_der;
 
 // ---- helpers --------------------------------------------------------------
 
 ByteView view(const std::string& s) {
     return ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
-}
-
-Bytes to_der(X509* x) {
-    const int len = i2d_X509(x, nullptr);
-    if (len <= 0) throw std::runtime_error("i2d_X509");
-    Bytes der(static_cast<std::size_t>(len));
-    unsigned char* p = der.data();
-    i2d_X509(x, &p);
-    return der;
 }
 
 // A DER length, for building test inputs by hand.

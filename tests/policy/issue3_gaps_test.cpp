@@ -34,13 +34,20 @@
 #include "anchord/policy.hpp"
 #include "anchord/verdict.hpp"
 #include "test_pki.hpp"
+#include "verdict_fixture.hpp"
 
 namespace anchord {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::cert;
 using testing::CertSpec;
+using testing::describe;
+using testing::pki;
+using testing::to_der;
+// The verdict tests' keyring policy.
+constexpr auto& keyring_policy = testing::keyring;
 using testing::KeyType;
 using testing::make_self_signed;
 using testing::make_signed;
@@ -90,91 +97,17 @@ bool have_program(const std::string& name) {
     return run("command -v " + shell_quote(name)).status == 0;
 }
 
-Certificate cert(const Bytes& der) {
-    return parse_der_certificate(der);
-}
-Certificate cert(const TestCert& t) {
-    return cert(t.der);
-}
-
-Bytes to_der(X509* x) {
-    const int len = i2d_X509(x, nullptr);
-    if (len <= 0) throw std::runtime_error("i2d_X509");
-    Bytes der(static_cast<std::size_t>(len));
-    unsigned char* p = der.data();
-    i2d_X509(x, &p);
-    return der;
-}
-
-// RSA-2048 root (builtin) -> intermediate (secondary) -> signing leaf.
-const testing::Chain& pki() {
-    static const testing::Chain chain = testing::make_chain();
-    return chain;
-}
-
-KeyringPolicy keyring_policy(LogicalKeyring name, std::string kernel_name, KeyringRole role) {
-    KeyringPolicy k;
-    k.name = name;
-    k.kernel_keyring = std::move(kernel_name);
-    k.role = role;
-    k.enrollable = true;
-    k.trusted_by = {LogicalKeyring::Builtin, LogicalKeyring::Secondary};
-    k.algorithms = {AlgorithmRule{KeyAlgorithm::Rsa, 2048, {}},
-                    AlgorithmRule{KeyAlgorithm::Ecdsa, 256, {"P-256", "P-384"}}};
-    k.hashes = {HashAlgorithm::Sha256, HashAlgorithm::Sha384, HashAlgorithm::Sha512};
-    if (role == KeyringRole::Signing) {
-        k.required_usage = key_usage::digital_signature;
-        k.forbidden_usage = key_usage::key_cert_sign;
-    }
-    return k;
-}
-
-// One evaluation: a small policy (builtin, secondary, machine, ima, evm), the
-// shared PKI's root and intermediate as anchors, a 6.8 kernel with .ima/.evm
-// and the digsig rule.
-struct Inputs {
-    Policy policy;
-    TrustSnapshot snapshot;
-    KernelProfile kernel;
-    LogicalKeyring target = LogicalKeyring::Ima;
-    std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
-
+// One evaluation: the verdict tests' base (builtin, secondary, machine and
+// ima, the shared PKI's root and intermediate as anchors, a 6.8 kernel with
+// .ima/.evm and the digsig rule), with evm too and no claim about which
+// signature schemes the kernel verifies.
+struct Inputs : testing::Inputs {
     Inputs() {
-        auto builtin =
-            keyring_policy(LogicalKeyring::Builtin, ".builtin_trusted_keys", KeyringRole::Ca);
-        builtin.enrollable = false;
-        builtin.trusted_by = {};
-        policy.keyrings[LogicalKeyring::Builtin] = builtin;
-        policy.keyrings[LogicalKeyring::Secondary] =
-            keyring_policy(LogicalKeyring::Secondary, ".secondary_trusted_keys", KeyringRole::Ca);
-        auto machine = keyring_policy(LogicalKeyring::Machine, ".machine", KeyringRole::Ca);
-        machine.trusted_by = {LogicalKeyring::Builtin};
-        policy.keyrings[LogicalKeyring::Machine] = machine;
-        policy.keyrings[LogicalKeyring::Ima] =
-            keyring_policy(LogicalKeyring::Ima, ".ima", KeyringRole::Signing);
         policy.keyrings[LogicalKeyring::Evm] =
             keyring_policy(LogicalKeyring::Evm, ".evm", KeyringRole::Signing);
-        snapshot.certificates[LogicalKeyring::Builtin] = {cert(pki().root)};
-        snapshot.certificates[LogicalKeyring::Secondary] = {cert(pki().intermediate)};
-        kernel.major = 6;
-        kernel.minor = 8;
-        kernel.integrity_trusted_keyring = true;
-        kernel.digsig_rule = true;
-    }
-
-    KeyringPolicy& target_policy() { return policy.keyrings.at(target); }
-    Verdict run(const Certificate& c) const {
-        return evaluate(c, target, policy, snapshot, kernel, now);
+        kernel.verifiable.clear();
     }
 };
-
-std::string describe(const Verdict& v) {
-    std::string out = v.accepted ? "accepted\n" : "refused\n";
-    for (const auto& c : v.checks) {
-        out += "  " + c.id + " " + std::string(to_string(c.outcome)) + ": " + c.reason + "\n";
-    }
-    return out;
-}
 
 // The outcome of one check, "absent" when it did not run.
 std::string outcome(const Verdict& v, std::string_view id) {

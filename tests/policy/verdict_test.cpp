@@ -30,16 +30,26 @@
 #include "anchord/openssl.hpp"
 #include "anchord/policy.hpp"
 #include "test_pki.hpp"
+#include "verdict_fixture.hpp"
 
 namespace anchord {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::base_kernel;
+using testing::base_policy;
+using testing::base_snapshot;
+using testing::cert;
 using testing::CertSpec;
+using testing::describe;
+using testing::Inputs;
+using testing::keyring;
 using testing::KeyType;
 using testing::make_self_signed;
 using testing::make_signed;
+using testing::pki;
 using testing::TestCert;
+using testing::to_der;
 
 // ---- the documented ids -------------------------------------------------------
 
@@ -76,22 +86,6 @@ const std::map<std::string, DocumentedCheck>& documented_checks() {
 }
 
 // ---- certificates -------------------------------------------------------------
-
-Certificate cert(const Bytes& der) {
-    return parse_der_certificate(der);
-}
-Certificate cert(const TestCert& t) {
-    return cert(t.der);
-}
-
-Bytes to_der(X509* x) {
-    const int len = i2d_X509(x, nullptr);
-    if (len <= 0) throw std::runtime_error("i2d_X509");
-    Bytes der(static_cast<std::size_t>(len));
-    unsigned char* p = der.data();
-    i2d_X509(x, &p);
-    return der;
-}
 
 // A copy of `t` changed by `change` and signed again by `signer`.
 TestCert resign(const TestCert& t, const std::function<void(X509*)>& change,
@@ -151,82 +145,7 @@ std::chrono::sys_seconds now_s() {
     return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-// The shared PKI: RSA-2048 root (in builtin) -> intermediate (in secondary)
-// -> signing leaf. Built once per process.
-const testing::Chain& pki() {
-    static const testing::Chain chain = testing::make_chain();
-    return chain;
-}
-
 // ---- policy, snapshot, kernel ------------------------------------------------
-
-KeyringPolicy keyring(LogicalKeyring name, std::string kernel_name, KeyringRole role) {
-    KeyringPolicy k;
-    k.name = name;
-    k.kernel_keyring = std::move(kernel_name);
-    k.role = role;
-    k.enrollable = true;
-    k.trusted_by = {LogicalKeyring::Builtin, LogicalKeyring::Secondary};
-    k.algorithms = {AlgorithmRule{KeyAlgorithm::Rsa, 2048, {}},
-                    AlgorithmRule{KeyAlgorithm::Ecdsa, 256, {"P-256", "P-384"}}};
-    k.hashes = {HashAlgorithm::Sha256, HashAlgorithm::Sha384, HashAlgorithm::Sha512};
-    k.enforce_validity = true;
-    k.clock_skew = 300s;
-    k.max_chain_depth = 4;
-    if (role == KeyringRole::Signing) {
-        k.required_usage = key_usage::digital_signature;
-        k.forbidden_usage = key_usage::key_cert_sign;
-    } else {
-        k.required_usage = key_usage::key_cert_sign;
-    }
-    return k;
-}
-
-Policy base_policy() {
-    Policy p;
-    auto builtin = keyring(LogicalKeyring::Builtin, ".builtin_trusted_keys", KeyringRole::Ca);
-    builtin.enrollable = false;
-    builtin.trusted_by = {};
-    p.keyrings[LogicalKeyring::Builtin] = builtin;
-    p.keyrings[LogicalKeyring::Secondary] =
-        keyring(LogicalKeyring::Secondary, ".secondary_trusted_keys", KeyringRole::Ca);
-    auto machine = keyring(LogicalKeyring::Machine, ".machine", KeyringRole::Ca);
-    machine.trusted_by = {LogicalKeyring::Builtin};
-    p.keyrings[LogicalKeyring::Machine] = machine;
-    p.keyrings[LogicalKeyring::Ima] = keyring(LogicalKeyring::Ima, ".ima", KeyringRole::Signing);
-    return p;
-}
-
-TrustSnapshot base_snapshot() {
-    TrustSnapshot s;
-    s.certificates[LogicalKeyring::Builtin] = {cert(pki().root)};
-    s.certificates[LogicalKeyring::Secondary] = {cert(pki().intermediate)};
-    return s;
-}
-
-KernelProfile base_kernel() {
-    KernelProfile k;
-    k.major = 6;
-    k.minor = 8;
-    k.integrity_trusted_keyring = true;
-    k.digsig_rule = true;
-    k.verifiable = {KeyAlgorithm::Rsa};
-    return k;
-}
-
-// One evaluation's inputs, starting from the base and changed per scenario.
-struct Inputs {
-    Policy policy = base_policy();
-    TrustSnapshot snapshot = base_snapshot();
-    KernelProfile kernel = base_kernel();
-    LogicalKeyring target = LogicalKeyring::Ima;
-    std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
-
-    KeyringPolicy& target_policy() { return policy.keyrings.at(target); }
-    Verdict run(const Certificate& c) const {
-        return evaluate(c, target, policy, snapshot, kernel, now);
-    }
-};
 
 // ---- scenarios ---------------------------------------------------------------
 
@@ -238,14 +157,6 @@ struct Scenario {
     std::vector<Expectation> expect;
     bool accepted = false;
 };
-
-std::string describe(const Verdict& v) {
-    std::string out = v.accepted ? "accepted\n" : "refused\n";
-    for (const auto& c : v.checks) {
-        out += "  " + c.id + " " + std::string(to_string(c.outcome)) + ": " + c.reason + "\n";
-    }
-    return out;
-}
 
 constexpr Outcome kPass = Outcome::Pass;
 constexpr Outcome kFail = Outcome::Fail;

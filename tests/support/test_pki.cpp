@@ -45,15 +45,6 @@ std::string key_usage_value(std::uint16_t bits) {
     return out;
 }
 
-Bytes to_der(X509* x) {
-    int len = i2d_X509(x, nullptr);
-    require(len > 0, "i2d_X509");
-    Bytes der(static_cast<std::size_t>(len));
-    unsigned char* p = der.data();
-    i2d_X509(x, &p);
-    return der;
-}
-
 TestCert build(const CertSpec& spec, KeyType type, std::shared_ptr<EVP_PKEY> key,
                const TestCert* issuer) {
     if (!key) key = generate_key(type);
@@ -138,6 +129,15 @@ TestCert build(const CertSpec& spec, KeyType type, std::shared_ptr<EVP_PKEY> key
 }
 
 }  // namespace
+
+Bytes to_der(X509* x) {
+    int len = i2d_X509(x, nullptr);
+    require(len > 0, "i2d_X509");
+    Bytes der(static_cast<std::size_t>(len));
+    unsigned char* p = der.data();
+    i2d_X509(x, &p);
+    return der;
+}
 
 CertSpec ca_spec(std::string common_name) {
     CertSpec s;

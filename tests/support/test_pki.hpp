@@ -79,4 +79,7 @@ struct Chain {
 };
 Chain make_chain(KeyType leaf_type = KeyType::Rsa2048);
 
+// The DER of `x` (i2d_X509); throws std::runtime_error when it has none.
+Bytes to_der(X509* x);
+
 }  // namespace anchord::testing
