@@ -1,7 +1,11 @@
-// Fuzzes the state file loader (StateStore::load over dir/state.json): any
-// bytes either load or are refused with Error(StateError); a state that
-// loads is saved and loaded again unchanged, because a state anchord wrote
-// and cannot read back would stop it from starting.
+// Fuzzes the state loader (StateStore::load over dir/state.json and
+// dir/state.journal): any bytes either load or are refused with
+// Error(StateError); a state that loads is saved and loaded again unchanged,
+// because a state anchord wrote and cannot read back would stop it from
+// starting, and so is the same state changed by one journal line.
+//
+// An input holding the line "#journal" is split there: what comes before
+// is state.json, what comes after state.journal.
 //
 // The store reads only from a file, so each input is written to a scratch
 // directory (on /dev/shm when there is one: no disk I/O per run).
@@ -77,9 +81,19 @@ bool same_records(const state::State& a, const state::State& b) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     Scratch& s = scratch();
     {
-        std::ofstream out(s.input / "state.json", std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-        expect(out.good(), "the input can be written to the scratch directory");
+        const std::string_view input(reinterpret_cast<const char*>(data), size);
+        constexpr std::string_view kSplit = "\n#journal\n";
+        const auto split = input.find(kSplit);
+        auto write = [&](const char* name, std::string_view text) {
+            std::ofstream out(s.input / name, std::ios::binary | std::ios::trunc);
+            out.write(text.data(), static_cast<std::streamsize>(text.size()));
+            expect(out.good(), "the input can be written to the scratch directory");
+        };
+        write("state.json", input.substr(0, split));
+        std::error_code ec;
+        fs::remove(s.input / "state.journal", ec);
+        if (split != std::string_view::npos)
+            write("state.journal", input.substr(split + kSplit.size()));
     }
 
     state::State loaded;
@@ -112,5 +126,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     expect(same_records(loaded, again), "save then load: same records");
     expect(again.sealed == loaded.sealed, "save then load: same sealed keyrings");
     expect(again.pending == loaded.pending, "save then load: same intents");
+
+    // One change more, which the store appends to its journal.
+    state::State changed = again;
+    if (!changed.records.empty()) changed.records.erase(changed.records.begin());
+    changed.sealed.insert(LogicalKeyring::Evm);
+    changed.pending.clear();
+    try {
+        out.save(changed);
+        again = state::StateStore(s.output).load();
+    } catch (const Error& e) {
+        std::fprintf(stderr, "fuzz_state: a journalled change does not load: %s\n", e.what());
+        std::abort();
+    }
+    expect(again == changed, "save, change, save, load: the changed state");
+    std::error_code ec;
+    fs::remove_all(s.output, ec);
     return 0;
 }

@@ -234,8 +234,19 @@ state_file() {  # state_file VERSION
     echo "              {\"fingerprint\": \"sha256:$(fp leaf-sha256.pem)\", \"keyring\": \"ima\", \"action\": \"unlink\"}]"
     echo '}'
 }
-state_file 2 >"$out/state/state.json"
+state_file 3 | sed 's/"version": 3,/"version": 3, "snapshot_id": "0123456789abcdef",/' >"$out/state/state.json"
+state_file 2 >"$out/state/state-v2.json"
 state_file 1 >"$out/state/state-v1.json"
+{   # a snapshot, then the journal that continues it
+    cat "$out/state/state.json"
+    echo '#journal'
+    echo '{"journal": 1, "snapshot_id": "0123456789abcdef"}'
+    printf '{"ops": [{"forget": {"fingerprint": "sha256:%s", "keyring": "ima"}}, {"sealed": ["ima"]}]}\n' "$(fp leaf-sha256.pem)"
+    printf '{"ops": [{"record": '
+    record leaf-ed.pem ima api "" 2026-11-23T08:00:00Z 0
+    printf '}, {"pending": []}]}\n'
+    printf '{"ops": [{"sealed"'   # cut short by a crash
+} >"$out/state/journal.json"
 echo '{"version": 2, "records": []}' >"$out/state/empty.json"
 
 # fuzz_dbus reads its method, types and lengths from the end of the input

@@ -1,15 +1,18 @@
 #include "state/state_store.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -37,9 +40,9 @@ class UniqueFd {
         if (fd >= 0 && ::close(fd) != 0) return errno;
         return 0;
     }
-    void reset() noexcept {
+    void reset(int fd = -1) noexcept {
         if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
+        fd_ = fd;
     }
 
   private:
@@ -154,15 +157,22 @@ std::optional<std::chrono::sys_seconds> parse_timestamp(std::string_view s) {
 
 class Reader {
   public:
-    explicit Reader(const fs::path& file) : file_(file) {}
+    // `line`: a journal's line number, 0 for the snapshot.
+    explicit Reader(const fs::path& file, std::size_t line = 0) : file_(file), line_(line) {}
 
     [[noreturn]] void fail(const std::string& pointer, const std::string& what) const {
         std::string where = pointer.empty() ? "" : " at " + pointer;
+        std::string name =
+            line_ == 0 ? "state file " + file_.string()
+                       : "state journal " + file_.string() + ", line " + std::to_string(line_);
+        std::string without =
+            line_ == 0 ? "an empty state" : "the snapshot alone, losing the changes made since";
         throw Error(ErrorCode::StateError,
-                    "state file " + file_.string() + ": " + what + where +
+                    name + ": " + what + where +
                         ". anchord leaves the file untouched and will not start with it: "
                         "move it away (for example to " +
-                        file_.string() + ".bad) to start with an empty state, or restore a backup");
+                        file_.string() + ".bad) to start with " + without +
+                        ", or restore a backup");
     }
 
     const json& member(const json& object, const std::string& pointer, const char* key) const {
@@ -206,6 +216,7 @@ class Reader {
     static std::string type_of(const json& value) { return value.type_name(); }
 
     const fs::path& file_;
+    std::size_t line_;
 };
 
 // A certificate's DER in base64 that must hash to `fingerprint`.
@@ -272,17 +283,48 @@ Intent read_intent(const Reader& r, const json& value, const std::string& ptr, i
     return in;
 }
 
-State parse_state(const fs::path& file, const std::string& text) {
-    Reader r(file);
-    json doc;
+void read_sealed(const Reader& r, const json& value, const std::string& ptr, State& s) {
+    r.array(value, ptr);
+    s.sealed.clear();
+    for (std::size_t i = 0; i < value.size(); ++i)
+        s.sealed.insert(r.keyring(value[i], ptr + "/" + std::to_string(i)));
+}
+
+void read_pending(const Reader& r, const json& value, const std::string& ptr, int version,
+                  State& s) {
+    r.array(value, ptr);
+    s.pending.clear();
+    for (std::size_t i = 0; i < value.size(); ++i)
+        s.add_intent(read_intent(r, value[i], ptr + "/" + std::to_string(i), version));
+}
+
+json parse_json(const Reader& r, std::string_view text) {
     try {
-        doc = json::parse(text);
+        return json::parse(text);
     } catch (const json::exception& e) {
         r.fail("", std::string("not valid JSON (") + e.what() + ")");
     }
+}
+
+// 16 hex digits naming a snapshot; its journal's header repeats them.
+bool is_snapshot_id(std::string_view text) {
+    return text.size() == 16 && std::all_of(text.begin(), text.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
+struct Snapshot {
+    State state;
+    std::string id;  // "" before version 3: no journal continues it
+};
+
+Snapshot parse_state(const fs::path& file, const std::string& text) {
+    Reader r(file);
+    json doc = parse_json(r, text);
     r.object(doc, "");
 
-    State s;
+    Snapshot snapshot;
+    State& s = snapshot.state;
     const auto& version = r.member(doc, "", "version");
     if (!version.is_number_integer())
         r.fail("/version", "expected an integer, found " + version.dump());
@@ -292,6 +334,13 @@ State parse_state(const fs::path& file, const std::string& text) {
                                std::to_string(State::kOldestReadableVersion) + " to " +
                                std::to_string(State::kVersion) +
                                "; was the file written by a newer one?)");
+    }
+
+    if (auto it = doc.find("snapshot_id"); it != doc.end()) {
+        if (file_version < 3) r.fail("/snapshot_id", "\"snapshot_id\" needs version 3");
+        const auto& id = r.string(*it, "/snapshot_id");
+        if (!is_snapshot_id(id)) r.fail("/snapshot_id", "\"" + id + "\" is not 16 hex digits");
+        snapshot.id = id;
     }
 
     const auto& records = r.array(r.member(doc, "", "records"), "/records");
@@ -304,23 +353,132 @@ State parse_state(const fs::path& file, const std::string& text) {
         }
         s.records.push_back(std::move(rec));
     }
-
-    if (auto it = doc.find("sealed"); it != doc.end()) {
-        r.array(*it, "/sealed");
-        for (std::size_t i = 0; i < it->size(); ++i) {
-            s.sealed.insert(r.keyring((*it)[i], "/sealed/" + std::to_string(i)));
-        }
-    }
-
-    if (auto it = doc.find("pending"); it != doc.end()) {
-        r.array(*it, "/pending");
-        for (std::size_t i = 0; i < it->size(); ++i) {
-            s.add_intent(read_intent(r, (*it)[i], "/pending/" + std::to_string(i),
-                                     static_cast<int>(file_version)));
-        }
-    }
-    return s;
+    if (auto it = doc.find("sealed"); it != doc.end()) read_sealed(r, *it, "/sealed", s);
+    if (auto it = doc.find("pending"); it != doc.end())
+        read_pending(r, *it, "/pending", static_cast<int>(file_version), s);
+    return snapshot;
 }
+
+// ---------------------------------------------------------------------------
+// The journal: a header line naming the snapshot, then one line per save,
+// {"ops": [...]}, each op one of
+//   {"record": RECORD}                       add, or replace in place
+//   {"forget": {"fingerprint", "keyring"}}   remove the record
+//   {"sealed": [KEYRING...]}                 the whole set
+//   {"pending": [INTENT...]}                 the whole list
+// A save's forgets come first, then its records in the state's order, so
+// replaying gives the records in the order they were saved.
+
+constexpr int kJournalFormat = 1;
+
+using RecordKey = std::pair<Fingerprint, LogicalKeyring>;
+
+RecordKey key_of(const Record& rec) {
+    return {rec.fingerprint, rec.keyring};
+}
+
+// Applies the ops of one journal line to `s`, whose records are indexed.
+class Replay {
+  public:
+    explicit Replay(State& s) : state_(s) {
+        for (auto& rec : s.records) {
+            index_.emplace(key_of(rec), slots_.size());
+            slots_.emplace_back(std::move(rec));
+        }
+        s.records.clear();
+    }
+
+    void line(const Reader& r, const json& doc) {
+        r.object(doc, "");
+        const auto& ops = r.array(r.member(doc, "", "ops"), "/ops");
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+            const std::string ptr = "/ops/" + std::to_string(i);
+            const auto& op = r.object(ops[i], ptr);
+            if (op.size() != 1) r.fail(ptr, "expected exactly one operation");
+            const auto only = op.begin();
+            const std::string& name = only.key();
+            const json& value = only.value();
+            const std::string at = ptr + "/" + name;
+            if (name == "record") {
+                upsert(read_record(r, value, at));
+            } else if (name == "forget") {
+                r.object(value, at);
+                auto fp = r.fingerprint(r.member(value, at, "fingerprint"), at + "/fingerprint");
+                auto k = r.keyring(r.member(value, at, "keyring"), at + "/keyring");
+                if (auto it = index_.find({fp, k}); it != index_.end()) {
+                    slots_[it->second].reset();
+                    index_.erase(it);
+                }
+            } else if (name == "sealed") {
+                read_sealed(r, value, at, state_);
+            } else if (name == "pending") {
+                read_pending(r, value, at, State::kVersion, state_);
+            } else {
+                r.fail(ptr, "\"" + name + "\" is not one of record, forget, sealed, pending");
+            }
+        }
+    }
+
+    void finish() {
+        for (auto& slot : slots_) {
+            if (slot) state_.records.push_back(std::move(*slot));
+        }
+    }
+
+  private:
+    void upsert(Record rec) {
+        auto [it, added] = index_.emplace(key_of(rec), slots_.size());
+        if (added) {
+            slots_.emplace_back(std::move(rec));
+        } else {
+            slots_[it->second] = std::move(rec);
+        }
+    }
+
+    State& state_;
+    std::vector<std::optional<Record>> slots_;
+    std::map<RecordKey, std::size_t> index_;
+};
+
+struct JournalRead {
+    bool continues = false;     // its header names the snapshot
+    std::uintmax_t length = 0;  // the whole lines; anything after was cut short
+};
+
+// Replays `text`, the journal, onto `snapshot`'s state.
+JournalRead replay_journal(const fs::path& file, std::string_view text, Snapshot& snapshot) {
+    JournalRead result;
+    std::size_t line_number = 0;
+    std::optional<Replay> replay;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        auto end = text.find('\n', pos);
+        if (end == std::string_view::npos) break;  // cut short by a crash: never acknowledged
+        ++line_number;
+        Reader r(file, line_number);
+        const auto line = text.substr(pos, end - pos);
+        json doc = parse_json(r, line);
+        if (line_number == 1) {
+            r.object(doc, "");
+            const auto& format = r.member(doc, "", "journal");
+            if (format != kJournalFormat)
+                r.fail("/journal", "unknown journal format " + format.dump());
+            const auto& id = r.string(r.member(doc, "", "snapshot_id"), "/snapshot_id");
+            if (id != snapshot.id) return result;  // a new snapshot was written after it
+            result.continues = true;
+            replay.emplace(snapshot.state);
+        } else {
+            replay->line(r, doc);
+        }
+        pos = end + 1;
+        result.length = pos;
+    }
+    if (replay) replay->finish();
+    return result;
+}
+
+// ---------------------------------------------------------------------------
+// Writing
 
 // A JSON string of text that may hold anything: escaped by nlohmann. A
 // drop-in path need not be UTF-8; JSON strings must be. Such bytes become
@@ -340,69 +498,189 @@ void append_plain(std::string& out, std::string_view key, std::string_view value
     out += '"';
 }
 
-// The document is written by hand, not built as a json value: with a
-// thousand records, building and dumping that value cost more than writing
-// and flushing the file, and the state is saved twice per change.
-std::string serialize(const State& s) {
-    std::size_t estimate = 128;
-    for (const auto& rec : s.records) estimate += 256 + rec.source.size() + rec.der.size() * 4 / 3;
-    for (const auto& in : s.pending) estimate += 192 + in.der.size() * 4 / 3;
-    std::string out;
-    out.reserve(estimate);
+std::size_t size_estimate(const Record& rec) {
+    return 256 + rec.source.size() + rec.der.size() * 4 / 3;
+}
 
-    out += "{\n  \"version\": ";
-    out += std::to_string(s.version);
-    out += ",\n  \"records\": [";
-    const char* separator = "\n    {";
-    for (const auto& rec : s.records) {
-        out += separator;
-        separator = ",\n    {";
-        append_plain(out, "fingerprint", rec.fingerprint.to_string());
-        out += ", ";
-        append_plain(out, "keyring", to_string(rec.keyring));
-        out += ", ";
-        append_plain(out, "origin", to_string(rec.origin));
-        out += ", \"source\": ";
-        append_json_string(out, rec.source);
-        out += ", ";
-        append_plain(out, "enrolled_at", format_timestamp(rec.enrolled_at));
-        out += ", \"caller_uid\": ";
-        out += std::to_string(rec.caller_uid);
-        out += ",\n     ";
-        append_plain(out, "der", base64_encode(rec.der));
-        out += '}';
-    }
-    out += s.records.empty() ? "]" : "\n  ]";
+// One line each: a journal line holds whole records. The documents are
+// written by hand, not built as json values: with a thousand records,
+// building and dumping that value cost more than writing the file.
+void append_record(std::string& out, const Record& rec) {
+    out += '{';
+    append_plain(out, "fingerprint", rec.fingerprint.to_string());
+    out += ", ";
+    append_plain(out, "keyring", to_string(rec.keyring));
+    out += ", ";
+    append_plain(out, "origin", to_string(rec.origin));
+    out += ", \"source\": ";
+    append_json_string(out, rec.source);
+    out += ", ";
+    append_plain(out, "enrolled_at", format_timestamp(rec.enrolled_at));
+    out += ", \"caller_uid\": ";
+    out += std::to_string(rec.caller_uid);
+    out += ", ";
+    append_plain(out, "der", base64_encode(rec.der));
+    out += '}';
+}
 
-    out += ",\n  \"sealed\": [";
-    separator = "";
-    for (auto k : s.sealed) {
+void append_sealed(std::string& out, const std::set<LogicalKeyring>& sealed) {
+    out += '[';
+    const char* separator = "";
+    for (auto k : sealed) {
         out += separator;
         separator = ", ";
         out += '"';
         out += to_string(k);
         out += '"';
     }
-    out += "]";
+    out += ']';
+}
 
-    out += ",\n  \"pending\": [";
-    separator = "\n    {";
-    for (const auto& in : s.pending) {
-        out += separator;
-        separator = ",\n    {";
+void append_pending(std::string& out, const std::vector<Intent>& pending,
+                    std::string_view separator) {
+    out += '[';
+    std::string_view before = "";
+    for (const auto& in : pending) {
+        out += before;
+        before = separator;
+        out += '{';
         append_plain(out, "fingerprint", in.fingerprint.to_string());
         out += ", ";
         append_plain(out, "keyring", to_string(in.keyring));
         out += ", ";
         append_plain(out, "action", to_string(in.action));
         if (!in.der.empty()) {
-            out += ",\n     ";
+            out += ", ";
             append_plain(out, "der", base64_encode(in.der));
         }
         out += '}';
     }
-    out += s.pending.empty() ? "]" : "\n  ]";
+    out += ']';
+}
+
+std::string serialize(const State& s, std::string_view snapshot_id) {
+    std::size_t estimate = 128;
+    for (const auto& rec : s.records) estimate += size_estimate(rec);
+    for (const auto& in : s.pending) estimate += 192 + in.der.size() * 4 / 3;
+    std::string out;
+    out.reserve(estimate);
+
+    out += "{\n  \"version\": ";
+    out += std::to_string(s.version);
+    out += ",\n  ";
+    append_plain(out, "snapshot_id", snapshot_id);
+    out += ",\n  \"records\": [";
+    const char* separator = "\n    ";
+    for (const auto& rec : s.records) {
+        out += separator;
+        separator = ",\n    ";
+        append_record(out, rec);
+    }
+    out += s.records.empty() ? "]" : "\n  ]";
+    out += ",\n  \"sealed\": ";
+    append_sealed(out, s.sealed);
+    out += ",\n  \"pending\": ";
+    append_pending(out, s.pending, ",\n    ");
     out += "\n}\n";
+    return out;
+}
+
+std::string journal_header(std::string_view snapshot_id) {
+    std::string out = "{\"journal\": " + std::to_string(kJournalFormat) + ", ";
+    append_plain(out, "snapshot_id", snapshot_id);
+    out += "}\n";
+    return out;
+}
+
+// What the files hold, without the certificates: enough to tell what a
+// save changes.
+struct Known {
+    std::vector<Record> records;  // der left empty
+    std::map<RecordKey, std::size_t> index;
+    std::set<LogicalKeyring> sealed;
+    std::vector<Intent> pending;
+
+    explicit Known(const State& s) : sealed(s.sealed), pending(s.pending) {
+        records.reserve(s.records.size());
+        for (const auto& rec : s.records) {
+            index.emplace(key_of(rec), records.size());
+            Record copy;
+            copy.fingerprint = rec.fingerprint;
+            copy.keyring = rec.keyring;
+            copy.origin = rec.origin;
+            copy.source = rec.source;
+            copy.enrolled_at = rec.enrolled_at;
+            copy.caller_uid = rec.caller_uid;
+            records.push_back(std::move(copy));
+        }
+    }
+};
+
+bool same_except_der(const Record& a, const Record& b) {
+    // The fingerprint is the DER's hash: equal keys mean equal DER.
+    return a.origin == b.origin && a.source == b.source && a.enrolled_at == b.enrolled_at &&
+           a.caller_uid == b.caller_uid;
+}
+
+// The journal line that turns `known` into `now`: "" when nothing changed,
+// nullopt when the order of `now`'s records cannot be reached by removing
+// records and adding new ones at the end (anchord never reorders; a caller
+// that does gets the whole state written).
+std::optional<std::string> journal_line(const Known& known, const State& now) {
+    std::vector<bool> kept(known.records.size(), false);
+    std::vector<const Record*> changed;
+    std::set<RecordKey> added;
+    std::size_t next_old = 0;
+    bool any_added = false;
+    for (const auto& rec : now.records) {
+        auto it = known.index.find(key_of(rec));
+        if (it == known.index.end()) {
+            if (!added.insert(key_of(rec)).second) return std::nullopt;  // a duplicate
+            any_added = true;
+            changed.push_back(&rec);
+            continue;
+        }
+        if (any_added || it->second < next_old || kept[it->second]) return std::nullopt;
+        next_old = it->second;
+        kept[it->second] = true;
+        if (!same_except_der(known.records[it->second], rec)) changed.push_back(&rec);
+    }
+
+    std::string out = "{\"ops\": [";
+    const char* separator = "";
+    auto op = [&](std::string_view name) {
+        out += separator;
+        separator = ", ";
+        out += "{\"";
+        out += name;
+        out += "\": ";
+    };
+    for (std::size_t i = 0; i < known.records.size(); ++i) {
+        if (kept[i]) continue;
+        op("forget");
+        out += '{';
+        append_plain(out, "fingerprint", known.records[i].fingerprint.to_string());
+        out += ", ";
+        append_plain(out, "keyring", to_string(known.records[i].keyring));
+        out += "}}";
+    }
+    for (const auto* rec : changed) {
+        op("record");
+        append_record(out, *rec);
+        out += '}';
+    }
+    if (now.sealed != known.sealed) {
+        op("sealed");
+        append_sealed(out, now.sealed);
+        out += '}';
+    }
+    if (now.pending != known.pending) {
+        op("pending");
+        append_pending(out, now.pending, ", ");
+        out += '}';
+    }
+    if (*separator == '\0') return std::string();
+    out += "]}\n";
     return out;
 }
 
@@ -425,8 +703,8 @@ void make_private_dir(const fs::path& dir) {
     }
 }
 
-// save() writes here first; mkostemp replaces the six X.
-constexpr std::string_view kTempPrefix = ".state.json.";
+// save() writes a new file here first; mkostemp replaces the six X.
+constexpr std::array<std::string_view, 2> kTempPrefixes{".state.json.", ".state.journal."};
 
 // A save interrupted between mkostemp and rename (SIGKILL, power loss)
 // leaves its temporary file behind, as large as the state: removed by the
@@ -435,9 +713,11 @@ void remove_stale_temporaries(const fs::path& dir) {
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         const auto name = it->path().filename().string();
-        if (name.size() == kTempPrefix.size() + 6 && name.starts_with(kTempPrefix) &&
-            it->is_regular_file(ec)) {
-            ::unlink(it->path().c_str());
+        for (auto prefix : kTempPrefixes) {
+            if (name.size() == prefix.size() + 6 && name.starts_with(prefix) &&
+                it->is_regular_file(ec)) {
+                ::unlink(it->path().c_str());
+            }
         }
     }
 }
@@ -454,9 +734,161 @@ bool write_all(int fd, std::string_view data) {
     return true;
 }
 
+struct FileId {
+    dev_t device = 0;
+    ino_t inode = 0;
+    bool operator==(const FileId&) const = default;
+};
+
+FileId id_of(const struct stat& st) {
+    return {st.st_dev, st.st_ino};
+}
+
+std::optional<FileId> id_of(const fs::path& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) return std::nullopt;
+    return id_of(st);
+}
+
+// Replaces `target` with `text` atomically and durably: a temporary file
+// (prefix `temp_prefix`), fsync, rename, fsync of the directory. On a
+// failure before the rename the temporary file is removed and `target` is
+// as it was.
+void replace_file(const fs::path& dir, const fs::path& target, std::string_view temp_prefix,
+                  std::string_view text) {
+    std::string temp = (dir / (std::string(temp_prefix) + "XXXXXX")).string();
+    UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
+    if (!fd) {
+        int err = errno;
+        throw Error(ErrorCode::StateError, "cannot create a temporary state file in " +
+                                               dir.string() + ": " + errno_text(err));
+    }
+    auto fail = [&](const std::string& what, int err) {
+        fd.reset();
+        ::unlink(temp.c_str());
+        return Error(ErrorCode::StateError, "saving the state failed: " + what + ": " +
+                                                errno_text(err) + "; " + target.string() +
+                                                " is unchanged");
+    };
+    // errno is copied before building the message: an allocation may clobber it.
+    if (::fchmod(fd.get(), 0600) != 0) {
+        int err = errno;
+        throw fail("cannot set the mode of " + temp, err);
+    }
+    if (!write_all(fd.get(), text)) {
+        int err = errno;
+        throw fail("cannot write " + temp, err);
+    }
+    if (::fsync(fd.get()) != 0) {
+        int err = errno;
+        throw fail("cannot flush " + temp, err);
+    }
+    if (int err = fd.close_checked(); err != 0) throw fail("cannot close " + temp, err);
+    if (::rename(temp.c_str(), target.c_str()) != 0) {
+        int err = errno;
+        throw fail("cannot rename " + temp + " to " + target.string(), err);
+    }
+    // The rename is durable only once the directory entry is.
+    UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dirfd || ::fsync(dirfd.get()) != 0) {
+        int err = errno;
+        throw Error(ErrorCode::StateError, "the new state is in " + target.string() +
+                                               " but flushing its directory failed (" +
+                                               errno_text(err) +
+                                               "); it may not survive a power loss");
+    }
+}
+
+// A file read whole, at most kMaxStateFileSize bytes; nullopt when missing.
+struct ReadFile {
+    std::string text;
+    FileId id;
+};
+
+std::optional<ReadFile> read_file(const fs::path& file, std::string_view what) {
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        int err = errno;
+        if (err == ENOENT) return std::nullopt;
+        throw Error(ErrorCode::StateError, "cannot open the " + std::string(what) + " " +
+                                               file.string() + ": " + errno_text(err));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        int err = errno;
+        throw Error(ErrorCode::StateError, "cannot stat the " + std::string(what) + " " +
+                                               file.string() + ": " + errno_text(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw Error(ErrorCode::StateError, "the " + std::string(what) + " " + file.string() +
+                                               " is not a regular file; move it away");
+    }
+    auto too_big = [&] {
+        return Error(ErrorCode::StateError, "the " + std::string(what) + " " + file.string() +
+                                                " is larger than " +
+                                                std::to_string(kMaxStateFileSize / (1024 * 1024)) +
+                                                " MiB and cannot be anchord's; move it away");
+    };
+    if (static_cast<std::uintmax_t>(st.st_size) > kMaxStateFileSize) throw too_big();
+
+    // Read to EOF rather than trusting st_size: the bound holds even if the
+    // file grows while we read.
+    ReadFile out;
+    out.id = id_of(st);
+    char buf[65536];
+    while (true) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            throw Error(ErrorCode::StateError, "cannot read the " + std::string(what) + " " +
+                                                   file.string() + ": " + errno_text(err));
+        }
+        if (n == 0) break;
+        out.text.append(buf, static_cast<std::size_t>(n));
+        if (out.text.size() > kMaxStateFileSize) throw too_big();
+    }
+    return out;
+}
+
+// Names a new snapshot. Random rather than counted: a store that did not
+// read the files (or read an older version) cannot know the last number, and
+// a journal of another snapshot must never seem to continue this one.
+std::string new_snapshot_id() {
+    std::uint64_t value = 0;
+    if (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) {
+        static std::atomic<std::uint64_t> counter{0};
+        value = static_cast<std::uint64_t>(
+                    std::chrono::system_clock::now().time_since_epoch().count()) ^
+                (static_cast<std::uint64_t>(::getpid()) << 40) ^ ++counter;
+    }
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+    return text;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
+
+struct StateStore::Disk {
+    Disk(const State& state, std::string id, FileId snapshot_file, std::uintmax_t snapshot_bytes,
+         FileId journal_file, std::uintmax_t journal_bytes)
+        : snapshot_id(std::move(id)),
+          snapshot(snapshot_file),
+          snapshot_size(snapshot_bytes),
+          journal(journal_file),
+          journal_length(journal_bytes),
+          known(state) {}
+
+    std::string snapshot_id;
+    FileId snapshot;
+    std::uintmax_t snapshot_size;
+    FileId journal;
+    std::uintmax_t journal_length;  // its whole lines
+    UniqueFd append_fd;             // opened at the first append
+    Known known;
+};
 
 std::string_view to_string(Origin origin) noexcept {
     switch (origin) {
@@ -510,51 +942,28 @@ bool State::clear_intent(const Intent& intent) {
 }
 
 StateStore::StateStore(std::filesystem::path dir)
-    : dir_(std::move(dir)), file_(dir_ / "state.json") {}
+    : dir_(std::move(dir)), file_(dir_ / "state.json"), journal_(dir_ / "state.journal") {}
 
-State StateStore::load() const {
-    UniqueFd fd(::open(file_.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        int err = errno;
-        if (err == ENOENT) return State{};
-        throw Error(ErrorCode::StateError,
-                    "cannot open the state file " + file_.string() + ": " + errno_text(err));
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        int err = errno;
-        throw Error(ErrorCode::StateError,
-                    "cannot stat the state file " + file_.string() + ": " + errno_text(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        throw Error(ErrorCode::StateError,
-                    "the state file " + file_.string() + " is not a regular file; move it away");
-    }
-    auto too_big = [&] {
-        return Error(ErrorCode::StateError, "the state file " + file_.string() +
-                                                " is larger than " +
-                                                std::to_string(kMaxStateFileSize / (1024 * 1024)) +
-                                                " MiB and cannot be anchord's; move it away");
-    };
-    if (static_cast<std::uintmax_t>(st.st_size) > kMaxStateFileSize) throw too_big();
+StateStore::StateStore(StateStore&&) noexcept = default;
+StateStore& StateStore::operator=(StateStore&&) noexcept = default;
+StateStore::~StateStore() = default;
 
-    // Read to EOF rather than trusting st_size: the bound holds even if the
-    // file grows while we read.
-    std::string text;
-    char buf[65536];
-    while (true) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int err = errno;
-            throw Error(ErrorCode::StateError,
-                        "cannot read the state file " + file_.string() + ": " + errno_text(err));
-        }
-        if (n == 0) break;
-        text.append(buf, static_cast<std::size_t>(n));
-        if (text.size() > kMaxStateFileSize) throw too_big();
+State StateStore::load() {
+    disk_.reset();
+    auto snapshot_file = read_file(file_, "state file");
+    if (!snapshot_file) return State{};
+    Snapshot snapshot = parse_state(file_, snapshot_file->text);
+    if (snapshot.id.empty()) return std::move(snapshot.state);  // older: no journal continues it
+
+    auto journal_file = read_file(journal_, "state journal");
+    if (!journal_file) return std::move(snapshot.state);
+    auto journal = replay_journal(journal_, journal_file->text, snapshot);
+    if (journal.continues) {
+        disk_ =
+            std::make_unique<Disk>(snapshot.state, snapshot.id, snapshot_file->id,
+                                   snapshot_file->text.size(), journal_file->id, journal.length);
     }
-    return parse_state(file_, text);
+    return std::move(snapshot.state);
 }
 
 void StateStore::save(const State& state) {
@@ -563,58 +972,95 @@ void StateStore::save(const State& state) {
                     "refusing to write state version " + std::to_string(state.version) +
                         "; this anchord writes version " + std::to_string(State::kVersion));
     }
-    std::string text = serialize(state);
+    if (!swept_ && disk_) {
+        remove_stale_temporaries(dir_);
+        swept_ = true;
+    }
+    if (disk_ && id_of(file_) == disk_->snapshot) {
+        auto line = journal_line(disk_->known, state);
+        if (line && line->empty()) return;
+        const auto limit = std::max(kJournalFloor, disk_->snapshot_size);
+        if (line && disk_->journal_length + line->size() <= limit && append(*line)) {
+            disk_->known = Known(state);
+            return;
+        }
+    }
+    save_whole(state);
+}
+
+// False when the journal is not the file this store knows (the next step
+// writes the whole state instead); throws when the line cannot be written.
+bool StateStore::append(std::string_view line) {
+    auto& disk = *disk_;
+    if (!disk.append_fd) {
+        disk.append_fd.reset(::open(journal_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+        if (!disk.append_fd) return false;
+    }
+    const int fd = disk.append_fd.get();
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || id_of(st) != disk.journal || st.st_nlink == 0 ||
+        static_cast<std::uintmax_t>(st.st_size) < disk.journal_length) {
+        return false;
+    }
+    // A line cut short by a crash: the next line must not continue it.
+    if (static_cast<std::uintmax_t>(st.st_size) > disk.journal_length &&
+        ::ftruncate(fd, static_cast<off_t>(disk.journal_length)) != 0) {
+        return false;
+    }
+    auto fail = [&](const std::string& what, int err) {
+        // Cut off what was written, so that the journal reads as before;
+        // should even that fail, the next save writes everything anew.
+        const bool restored = ::ftruncate(fd, static_cast<off_t>(disk.journal_length)) == 0;
+        disk_.reset();
+        return Error(ErrorCode::StateError,
+                     "saving the state failed: " + what + " " + journal_.string() + ": " +
+                         errno_text(err) + "; the state is " +
+                         (restored ? "unchanged"
+                                   : "unchanged unless the journal's last line "
+                                     "survives a crash whole"));
+    };
+    if (!write_all(fd, line)) {
+        int err = errno;
+        throw fail("cannot append to", err);
+    }
+    if (::fdatasync(fd) != 0) {
+        int err = errno;
+        throw fail("cannot flush", err);
+    }
+    disk.journal_length += line.size();
+    return true;
+}
+
+void StateStore::save_whole(const State& state) {
+    const std::string id = new_snapshot_id();
+    std::string text = serialize(state, id);
     if (text.size() > kMaxStateFileSize) {
         throw Error(ErrorCode::StateError,
                     "the state has grown to " + std::to_string(text.size()) +
                         " bytes, more than anchord would read back; not writing " + file_.string());
     }
     make_private_dir(dir_);
-    remove_stale_temporaries(dir_);
-
-    std::string temp = (dir_ / (std::string(kTempPrefix) + "XXXXXX")).string();
-    UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
-    if (!fd) {
-        int err = errno;
-        throw Error(ErrorCode::StateError, "cannot create a temporary state file in " +
-                                               dir_.string() + ": " + errno_text(err));
-    }
-    // Every failure from here removes the temp file, so the directory holds
-    // only the old state.json afterwards.
-    auto fail = [&](const std::string& what, int err) {
-        fd.reset();
-        ::unlink(temp.c_str());
-        return Error(ErrorCode::StateError, "saving the state failed: " + what + ": " +
-                                                errno_text(err) + "; " + file_.string() +
-                                                " is unchanged");
-    };
-    // errno is copied before building the message: an allocation may clobber it.
-    if (::fchmod(fd.get(), 0600) != 0) {
-        int err = errno;
-        throw fail("cannot set the mode of " + temp, err);
-    }
-    if (!write_all(fd.get(), text)) {
-        int err = errno;
-        throw fail("cannot write " + temp, err);
-    }
-    if (::fsync(fd.get()) != 0) {
-        int err = errno;
-        throw fail("cannot flush " + temp, err);
-    }
-    if (int err = fd.close_checked(); err != 0) throw fail("cannot close " + temp, err);
-    if (::rename(temp.c_str(), file_.c_str()) != 0) {
-        int err = errno;
-        throw fail("cannot rename " + temp + " to " + file_.string(), err);
+    if (!swept_) {
+        remove_stale_temporaries(dir_);
+        swept_ = true;
     }
 
-    // The rename is durable only once the directory entry is.
-    UniqueFd dirfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dirfd || ::fsync(dirfd.get()) != 0) {
-        int err = errno;
-        throw Error(ErrorCode::StateError, "the new state is in " + file_.string() +
-                                               " but flushing its directory failed (" +
-                                               errno_text(err) +
-                                               "); it may not survive a power loss");
+    // The files are changing: until both are written, nothing is appended.
+    disk_.reset();
+    replace_file(dir_, file_, kTempPrefixes[0], text);
+    // The old journal names the old snapshot and is ignored from here on,
+    // so a crash before the new one is in place loses nothing.
+    const std::string header = journal_header(id);
+    try {
+        replace_file(dir_, journal_, kTempPrefixes[1], header);
+    } catch (const Error&) {
+        return;  // the snapshot holds the whole state; the next save writes it again
+    }
+    auto snapshot_id = id_of(file_);
+    auto journal_id = id_of(journal_);
+    if (snapshot_id && journal_id) {
+        disk_ = std::make_unique<Disk>(state, id, *snapshot_id, text.size(), *journal_id,
+                                       header.size());
     }
 }
 

@@ -1,12 +1,14 @@
 // anchord's memory: what it enrolled, which keyrings it sealed, and what it
-// was about to do to the kernel when it last stopped. Kept as one versioned
-// JSON file that is replaced atomically, so a crash or a full disk leaves
-// either the old state or the new one, never a mixture.
+// was about to do to the kernel when it last stopped. Kept as a versioned
+// JSON snapshot, replaced atomically, and a journal of the changes since,
+// appended to: each save is either wholly there or not at all after a crash
+// or a full disk, never a mixture.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +36,7 @@ struct Record {
                          // invalid bytes are saved as U+FFFD.
     std::chrono::sys_seconds enrolled_at{};
     std::uint32_t caller_uid = 0;
+    bool operator==(const Record&) const = default;
 };
 
 // Write-ahead intents: how anchord stays consistent with the kernel when it
@@ -90,10 +93,14 @@ struct Intent {
 // The state file's versions:
 //   1  records, sealed, pending {fingerprint, keyring, action}
 //   2  pending entries may carry "der" (base64, as in records), which
-//      anchord writes for each intent. Version 1 files load (their intents
-//      without DER) and are written back as version 2.
+//      anchord writes for each intent.
+//   3  "snapshot_id" names the snapshot; the journal (state.journal) holds
+//      the changes made since, and counts only when its header names the
+//      same snapshot.
+// Older files load (version 1 intents without DER) and are written back in
+// the current version.
 struct State {
-    static constexpr int kVersion = 2;
+    static constexpr int kVersion = 3;
     static constexpr int kOldestReadableVersion = 1;
 
     int version = kVersion;
@@ -110,33 +117,63 @@ struct State {
     void add_intent(const Intent& intent);
     // Clears the pending intent of the same operation; false when none was.
     bool clear_intent(const Intent& intent);
+
+    bool operator==(const State&) const = default;
 };
 
-// A state file larger than this is refused: it cannot be ours.
+// A state file or journal larger than this is refused: it cannot be ours.
 inline constexpr std::uintmax_t kMaxStateFileSize = 64ull * 1024 * 1024;
 
+// A journal is written anew with the whole state once it would outgrow the
+// snapshot, or this, whichever is larger: replaying it stays as cheap as
+// reading the snapshot, and a save costs what changed, not the whole state.
+inline constexpr std::uintmax_t kJournalFloor = 256 * 1024;
+
+// dir/state.json, the snapshot, and dir/state.journal: one line per save
+// after a header naming the snapshot it continues. Why a journal: a save
+// happens twice per change (write-ahead, then the result), and rewriting a
+// state of a thousand certificates (a megabyte and more) with its fsyncs
+// cost more than the change itself.
 class StateStore {
   public:
-    explicit StateStore(std::filesystem::path dir);  // the file is dir/"state.json"
+    explicit StateStore(std::filesystem::path dir);
+    StateStore(StateStore&&) noexcept;
+    StateStore& operator=(StateStore&&) noexcept;
+    ~StateStore();
 
-    // Missing file: an empty State. A file of an older version is read and
-    // returned as the current version (State::kVersion). Anything wrong with the file throws
-    // Error(StateError) naming the file, the JSON pointer of the bad value
-    // and what to do; the file itself is never modified.
-    State load() const;
-    // Atomic replace (temp file, fsync, rename, fsync of the directory).
-    // Creates the directory (0700) when missing, and first removes the
-    // temporary files an interrupted save left there. On failure the temp
-    // file is removed, the old state.json is untouched and Error(StateError)
-    // thrown.
+    // The snapshot, then every whole line of a journal that continues it. No
+    // snapshot: an empty State. An older version is returned as the current
+    // one. A last journal line cut short (a crash while appending; that save
+    // never returned) is ignored, and so is a journal that continues another
+    // snapshot (a crash while a new snapshot was written). Anything else
+    // wrong throws Error(StateError) naming the file, where in it, and what
+    // to do; the files themselves are never modified.
+    State load();
+    // Appends to the journal what changed since the last load() or save()
+    // (one line, then fdatasync), or, when the journal would grow too big or
+    // the files are not the ones this store last saw, writes the whole
+    // state: a new snapshot (temp file, fsync, rename, fsync of the
+    // directory), then a new journal, the same way. Creates the directory
+    // (0700) when missing; the first save removes the temporary files an
+    // interrupted one left there. On failure the files are as they were (a partly
+    // appended line is cut off again) and Error(StateError) is thrown.
     void save(const State& state);
 
     const std::filesystem::path& dir() const { return dir_; }
     const std::filesystem::path& file() const { return file_; }
+    const std::filesystem::path& journal_file() const { return journal_; }
 
   private:
+    struct Disk;  // what the files hold, as this store last wrote or read them
+
+    void save_whole(const State& state);
+    bool append(std::string_view line);
+
     std::filesystem::path dir_;
     std::filesystem::path file_;
+    std::filesystem::path journal_;
+    std::unique_ptr<Disk> disk_;  // null: the next save writes the whole state
+    bool swept_ = false;          // the temporaries of an earlier anchord are gone
 };
 
 }  // namespace anchord::state

@@ -225,6 +225,12 @@ class AnchordTest : public ::testing::Test {
     fs::path dropin_dir() const { return dir_ / "dropin"; }
     fs::path state_dir() const { return dir_ / "state"; }
     fs::path state_file() const { return state_dir() / "state.json"; }
+    fs::path state_journal() const { return state_dir() / "state.journal"; }
+    // Both files of the state as they are on disk: equal before and after
+    // means that nothing was written.
+    std::string state_text() const {
+        return read_text(state_file()) + "\n---- journal ----\n" + read_text(state_journal());
+    }
     fs::path policy_file() const { return dir_ / "policy.json"; }
     fs::path log_file() const { return dir_ / "anchord.log"; }
     static fs::path anchord_binary() { return fs::path(ANCHORD_BINARY_DIR) / "daemon" / "anchord"; }

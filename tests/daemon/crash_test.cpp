@@ -68,6 +68,14 @@ ino_t inode_of(const fs::path& file) {
     return ::stat(file.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
+// Changes with every save: a new snapshot has a new inode, an append makes
+// the journal longer.
+std::pair<ino_t, off_t> save_mark(const fs::path& dir) {
+    struct stat st {};
+    const off_t journal = ::stat((dir / "state.journal").c_str(), &st) == 0 ? st.st_size : -1;
+    return {inode_of(dir / "state.json"), journal};
+}
+
 // A file that takes up the room left on a file system.
 class Filler {
   public:
@@ -184,10 +192,10 @@ TEST_F(CrashTest, SigkillDuringABatchEnrollmentLeavesStateAndKeyringsAgreeing) {
     const std::string inter_description = kernel_description(pki_.chain.intermediate.der);
 
     // The moments, by what the test sees: kWriteAhead, the write-ahead
-    // intents are on disk (the state file was replaced); a number of keys
+    // intents are on disk (the state was saved); a number of keys
     // linked into ima, spread over 1..499, then all 500 (linked, not yet
     // recorded nor answered, unless anchord is faster than this loop);
-    // kRecorded, the state file replaced again after all 500 were linked
+    // kRecorded, the state saved again after all 500 were linked
     // (recorded; the reply may or may not be out).
     constexpr std::size_t kWriteAhead = 0;
     constexpr std::size_t kRecorded = kLeaves + 1;
@@ -206,7 +214,7 @@ TEST_F(CrashTest, SigkillDuringABatchEnrollmentLeavesStateAndKeyringsAgreeing) {
         const key_serial_t ima = keyring_property<int32_t>("ima", "Serial");
         const key_serial_t secondary = keyring_property<int32_t>("secondary", "Serial");
         ASSERT_TRUE(key_descriptions(ima).empty());
-        const ino_t state_before = inode_of(state_file());
+        const auto state_before = save_mark(state_dir());
 
         const pid_t caller = start_enroll_caller();
         ASSERT_GT(caller, 0);
@@ -215,14 +223,14 @@ TEST_F(CrashTest, SigkillDuringABatchEnrollmentLeavesStateAndKeyringsAgreeing) {
         bool caller_done = false;
         int caller_status = 0;
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
-        std::optional<ino_t> all_linked_state;  // for kRecorded
+        std::optional<std::pair<ino_t, off_t>> all_linked_state;  // for kRecorded
         while (!reached && !caller_done && std::chrono::steady_clock::now() < deadline) {
             if (moment == kWriteAhead) {
-                reached = inode_of(state_file()) != state_before;
+                reached = save_mark(state_dir()) != state_before;
             } else if (moment == kRecorded) {
                 if (!all_linked_state && ring_serials(ima).size() >= kLeaves)
-                    all_linked_state = inode_of(state_file());
-                reached = all_linked_state && inode_of(state_file()) != *all_linked_state;
+                    all_linked_state = save_mark(state_dir());
+                reached = all_linked_state && save_mark(state_dir()) != *all_linked_state;
             } else {
                 reached = ring_serials(ima).size() >= moment;
             }
@@ -256,10 +264,10 @@ TEST_F(CrashTest, SigkillDuringABatchEnrollmentLeavesStateAndKeyringsAgreeing) {
         EXPECT_TRUE(after.pending.empty()) << after.pending.size() << " intent(s) left pending";
         if (pending_at_kill > 0) {
             // Settling saved: no temporary file of the killed save is left.
-            std::vector<std::string> files;
+            std::set<std::string> files;
             for (const auto& e : fs::directory_iterator(state_dir()))
-                files.push_back(e.path().filename().string());
-            EXPECT_EQ(files, std::vector<std::string>{"state.json"});
+                files.insert(e.path().filename().string());
+            EXPECT_EQ(files, (std::set<std::string>{"state.journal", "state.json"}));
         }
 
         const std::size_t records = records_in(after, LogicalKeyring::Ima);
@@ -318,9 +326,10 @@ TEST_F(CrashTest, FullDiskRefusesEnrollmentWithStateErrorAndLeavesTheKeyrings) {
         return out;
     };
     const auto keyrings_before = keyrings_now();
-    const std::string original = read_text(state_file());
+    const std::string original = state_text();
+    const auto original_state = state::StateStore(state_dir()).load();
     const ino_t original_inode = inode_of(state_file());
-    ASSERT_FALSE(original.empty());
+    ASSERT_FALSE(read_text(state_file()).empty());
     const std::string state_error = dbus_error_name(ErrorCode::StateError);
 
     // 1. Not even the write-ahead intents fit: nothing is linked at all.
@@ -330,8 +339,7 @@ TEST_F(CrashTest, FullDiskRefusesEnrollmentWithStateErrorAndLeavesTheKeyrings) {
         ASSERT_EQ(tmpfs.free_bytes() / kPage, 0u);
         EXPECT_EQ(error_name_of([&] { enroll(bundle_, "ima"); }), state_error);
         EXPECT_EQ(keyrings_now(), keyrings_before);
-        EXPECT_EQ(read_text(state_file()), original);
-        EXPECT_EQ(inode_of(state_file()), original_inode) << "nothing can have been written";
+        EXPECT_EQ(state_text(), original) << "nothing can have been written";
     }
 
     // 2. The intents fit, the records do not: the keys are linked, then
@@ -358,7 +366,7 @@ TEST_F(CrashTest, FullDiskRefusesEnrollmentWithStateErrorAndLeavesTheKeyrings) {
         ASSERT_TRUE(filler.leave_free(room));
         EXPECT_EQ(error_name_of([&] { enroll(bundle_, "ima"); }), state_error);
         EXPECT_EQ(keyrings_now(), keyrings_before) << "the linked keys must be unlinked again";
-        EXPECT_EQ(read_text(state_file()), original);
+        EXPECT_EQ(state::StateStore(state_dir()).load(), original_state);
         EXPECT_NE(inode_of(state_file()), original_inode)
             << "the write-ahead save must have succeeded, so that the failure came after the "
                "links";

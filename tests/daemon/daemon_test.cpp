@@ -132,7 +132,7 @@ TEST_F(AnchordTest, ABundleWithOneBadCertificateChangesNothing) {
     ASSERT_TRUE(start_daemon());
     const auto& chain = pki_.chain;
     ASSERT_EQ(enroll(chain.intermediate.der, "secondary").size(), 1u);
-    const auto state_before = read_text(state_file());
+    const auto state_before = state_text();
     const auto ima_before = kernel_keys("ima");
     const auto secondary_before = kernel_keys("secondary");
 
@@ -152,7 +152,7 @@ TEST_F(AnchordTest, ABundleWithOneBadCertificateChangesNothing) {
         << name;
     EXPECT_EQ(kernel_keys("ima"), ima_before);
     EXPECT_EQ(kernel_keys("secondary"), secondary_before);
-    EXPECT_EQ(read_text(state_file()), state_before) << "the state file changed";
+    EXPECT_EQ(state_text(), state_before) << "the state was written";
 
     // Unreadable bytes at one position: InvalidCertificate, nothing changes.
     Bytes garbled = chain.leaf.pem_bytes();
@@ -161,7 +161,7 @@ TEST_F(AnchordTest, ABundleWithOneBadCertificateChangesNothing) {
     EXPECT_EQ(error_name_of([&] { enroll(garbled, "ima"); }),
               error_name(ErrorCode::InvalidCertificate));
     EXPECT_EQ(kernel_keys("ima"), ima_before);
-    EXPECT_EQ(read_text(state_file()), state_before);
+    EXPECT_EQ(state_text(), state_before);
 
     // "partial": what passes is enrolled, the rest reported.
     auto results = enroll(bundle, "ima", /*partial=*/true);
@@ -323,14 +323,15 @@ TEST_F(AnchordTest, AKernelRefusalMidBundleUndoesTheWholeCall) {
     // Behind anchord's back, B leaves the kernel: the policy (which trusts
     // the record) accepts leaf B, the kernel will not.
     ASSERT_EQ(keyctl_unlink(serial_of(b[0]), keyring_property<int32_t>("secondary", "Serial")), 0);
-    const auto state_before = read_text(state_file());
+    const auto state_before = state::StateStore(state_dir()).load();
 
     std::string message;
     auto name = error_name_of([&] { enroll(bundle_of({&chain.leaf, &leaf_b}), "ima"); }, &message);
     EXPECT_EQ(name, error_name(ErrorCode::KernelRejected)) << message;
     EXPECT_NE(message.find("ENOKEY"), std::string::npos) << message;
     EXPECT_TRUE(kernel_keys("ima").empty()) << "leaf A, linked first, must be unlinked again";
-    EXPECT_EQ(read_text(state_file()), state_before);
+    EXPECT_EQ(state::StateStore(state_dir()).load(), state_before)
+        << "the write-ahead intents are settled and nothing else is saved";
 
     auto results = enroll(bundle_of({&chain.leaf, &leaf_b}), "ima", /*partial=*/true);
     ASSERT_EQ(results.size(), 2u);

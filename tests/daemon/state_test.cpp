@@ -114,7 +114,9 @@ TEST_F(StateStoreTest, RoundTrip) {
 
     // The JSON form is a contract (an admin may read it; a later anchord migrates it).
     json doc = json::parse(read_bytes(store.file()));
-    EXPECT_EQ(doc["version"], 2);
+    EXPECT_EQ(doc["version"], 3);
+    ASSERT_TRUE(doc["snapshot_id"].is_string());
+    EXPECT_EQ(doc["snapshot_id"].get<std::string>().size(), 16u);
     EXPECT_EQ(doc["records"][0]["fingerprint"], Fingerprint::of_der(a.der).to_string());
     EXPECT_EQ(doc["records"][0]["keyring"], "ima");
     EXPECT_EQ(doc["records"][0]["origin"], "api");
@@ -138,7 +140,12 @@ TEST_F(StateStoreTest, RoundTrip) {
     EXPECT_EQ(st.st_mode & 07777, 0700u);
     ASSERT_EQ(::stat(store.file().c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0600u);
-    EXPECT_EQ(dir_entries(store.dir()), std::vector<std::string>{"state.json"});
+    ASSERT_EQ(::stat(store.journal_file().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(dir_entries(store.dir()), (std::vector<std::string>{"state.journal", "state.json"}));
+    // The journal continues this snapshot, and holds no change yet.
+    EXPECT_EQ(json::parse(read_bytes(store.journal_file())),
+              json({{"journal", 1}, {"snapshot_id", doc["snapshot_id"]}}));
 }
 
 // Base64 padding: DER lengths of every residue mod 3 come back unchanged.
@@ -180,7 +187,8 @@ TEST_F(StateStoreTest, SaveReplacesThePreviousState) {
     State back = store.load();
     EXPECT_TRUE(back.records.empty());
     EXPECT_EQ(back.sealed, std::set<LogicalKeyring>{LogicalKeyring::Ima});
-    EXPECT_EQ(dir_entries(root_), std::vector<std::string>{"state.json"});
+    EXPECT_EQ(StateStore(root_).load(), s);
+    EXPECT_EQ(dir_entries(root_), (std::vector<std::string>{"state.journal", "state.json"}));
 }
 
 // A drop-in path in Latin-1 cannot go into JSON as it is: the state still
@@ -235,19 +243,26 @@ TEST(StateTest, FindEraseAndIntents) {
 using anchord::testing::TmpfsMount;
 
 // A save killed before its rename leaves a temporary file as large as the
-// state: the next save removes it, and nothing else.
+// state: the next anchord's first save removes it, and nothing else, even
+// when that save only appends to the journal.
 TEST_F(StateStoreTest, TemporaryFilesOfAnInterruptedSaveAreRemovedByTheNextSave) {
-    StateStore store(root_);
     State s;
     s.records.push_back(make_record(Bytes{1, 2, 3}, LogicalKeyring::Ima));
-    store.save(s);
+    StateStore(root_).save(s);
+    const std::string snapshot = read_bytes(root_ / "state.json");
     write_bytes(root_ / ".state.json.Ab12Cd", "{\"version\": 2, \"rec");
+    write_bytes(root_ / ".state.journal.x1Y2z3", "{\"journal\": 1, \"snap");
     write_bytes(root_ / ".state.json.keep", "not ours: another name");
     write_bytes(root_ / "notes.txt", "an admin's");
+
+    StateStore store(root_);
+    ASSERT_EQ(store.load(), s);
+    s.sealed.insert(LogicalKeyring::Ima);
     store.save(s);
-    EXPECT_EQ(dir_entries(root_),
-              (std::vector<std::string>{".state.json.keep", "notes.txt", "state.json"}));
-    EXPECT_EQ(store.load().records.size(), 1u);
+    EXPECT_EQ(read_bytes(root_ / "state.json"), snapshot) << "the save was an append";
+    EXPECT_EQ(dir_entries(root_), (std::vector<std::string>{".state.json.keep", "notes.txt",
+                                                            "state.journal", "state.json"}));
+    EXPECT_EQ(StateStore(root_).load(), s);
 }
 
 // A full disk mid-write: StateError naming the cause, the old file byte for
@@ -263,6 +278,7 @@ TEST_F(StateStoreTest, FullDiskLeavesTheOldFileIntact) {
     small.records.push_back(make_record(a.der, LogicalKeyring::Ima));
     store.save(small);
     std::string before = read_bytes(store.file());
+    std::string journal_before = read_bytes(store.journal_file());
     ASSERT_FALSE(before.empty());
 
     // ~200 KiB of base64: more than the 64 KiB the tmpfs holds.
@@ -282,10 +298,22 @@ TEST_F(StateStoreTest, FullDiskLeavesTheOldFileIntact) {
         EXPECT_NE(std::string(e.what()).find(std::strerror(ENOSPC)), std::string::npos) << e.what();
     }
     EXPECT_EQ(read_bytes(store.file()), before);
-    EXPECT_EQ(dir_entries(store.dir()), std::vector<std::string>{"state.json"});
-    State back = store.load();
-    ASSERT_EQ(back.records.size(), 1u);
-    EXPECT_EQ(back.records[0].der, a.der);
+    EXPECT_EQ(read_bytes(store.journal_file()), journal_before) << "the cut line is gone";
+    EXPECT_EQ(dir_entries(store.dir()), (std::vector<std::string>{"state.journal", "state.json"}));
+    EXPECT_EQ(StateStore(store.dir()).load(), small);
+
+    // The same through a whole new snapshot (a store that has read nothing
+    // writes the whole state): its temporary file is removed again.
+    StateStore fresh(store.dir());
+    EXPECT_THROW(fresh.save(big), Error);
+    EXPECT_EQ(read_bytes(store.file()), before);
+    EXPECT_EQ(read_bytes(store.journal_file()), journal_before);
+    EXPECT_EQ(dir_entries(store.dir()), (std::vector<std::string>{"state.journal", "state.json"}));
+    EXPECT_EQ(StateStore(store.dir()).load(), small);
+
+    // With room again, the store goes on: the failed append was forgotten.
+    store.save(small);
+    EXPECT_EQ(StateStore(store.dir()).load(), small);
 }
 
 // ---------------------------------------------------------------------------
@@ -464,8 +492,8 @@ TEST_F(StateStoreTest, UnknownVersionIsRefused) {
 }
 
 // A version 1 file, written before intents carried their certificate,
-// loads as the current version and is written back as version 2.
-TEST_F(StateStoreTest, Version1FileLoadsAndIsWrittenBackAsVersion2) {
+// loads as the current version and is written back as version 3.
+TEST_F(StateStoreTest, Version1FileLoadsAndIsWrittenBackAsTheCurrentVersion) {
     StateStore store(root_);
     json doc = valid_doc();
     ASSERT_EQ(doc["version"], 1);
@@ -482,7 +510,7 @@ TEST_F(StateStoreTest, Version1FileLoadsAndIsWrittenBackAsVersion2) {
 
     store.save(s);
     json again = json::parse(read_bytes(store.file()));
-    EXPECT_EQ(again["version"], 2);
+    EXPECT_EQ(again["version"], State::kVersion);
     EXPECT_FALSE(again["pending"][0].contains("der"));
     State back = store.load();
     EXPECT_EQ(back.pending, s.pending);
