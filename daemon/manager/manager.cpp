@@ -546,11 +546,14 @@ std::shared_ptr<const Manager::Index> Manager::index(const Snapshot& view) const
     return index_;
 }
 
-void Manager::save_locked(const state::State& next, const std::vector<Certificate>& parsed) {
+void Manager::save_locked(state::State next, const std::vector<Certificate>& parsed) {
     store_.save(next);  // throws Error(StateError)
     auto certs = parse_records(next, snapshot().certificates.get(), parsed);
+    // Moved, not copied: at a thousand records each copy of the state is a
+    // megabyte of certificates, and an enrollment saves twice.
+    auto saved = std::make_shared<const state::State>(std::move(next));
     std::lock_guard lock(data_mutex_);
-    state_ = std::make_shared<const state::State>(next);
+    state_ = std::move(saved);
     certificates_ = std::move(certs);
 }
 
@@ -893,16 +896,16 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
             s.clear_intent({results[i].fingerprint.value(), k, state::IntentAction::Link});
     };
     // What is on disk now; `next` goes on to gain the records.
-    const state::State ahead = next;
+    const auto ahead = snapshot().state;
     auto abandon = [&] {
         // Nothing of this call stays: forget the intents (best effort; a
         // failure here leaves them for the next start to settle). From
         // `ahead`, never `next`: records of keys just unlinked must not be
         // saved.
-        state::State back = ahead;
+        state::State back = *ahead;
         settle_intents(back);
         try {
-            save_locked(back);
+            save_locked(std::move(back));
         } catch (const Error& e) {
             journal::log(LOG_ERR, std::string("cannot clear write-ahead intents: ") + e.what(),
                          where);
@@ -956,7 +959,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         parsed.push_back(*steps[i].certificate);
     }
     try {
-        save_locked(next, parsed);
+        save_locked(std::move(next), parsed);
     } catch (const Error& e) {
         guards.clear();
         abandon();
@@ -1031,7 +1034,7 @@ void Manager::remove(std::string_view fingerprint_text, std::string_view keyring
         }
         next.erase(fp, k);
         next.clear_intent(intent);
-        save_locked(next);
+        save_locked(std::move(next));
         forget_links(k, fp);
         journal::info(journal::Event::Removed,
                       fp.to_string() + " removed from " + name_of(k) + " (" +

@@ -244,7 +244,7 @@ class Manager {
     // Saves `next` and makes it the state readers see; throws Error(StateError).
     // `parsed`: certificates the caller has read already, so that they are
     // not parsed again for the readers' view.
-    void save_locked(const state::State& next, const std::vector<Certificate>& parsed = {});
+    void save_locked(state::State next, const std::vector<Certificate>& parsed = {});
     struct Link {
         LogicalKeyring keyring;
         Fingerprint fingerprint;
