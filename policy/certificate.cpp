@@ -464,6 +464,29 @@ std::vector<Certificate> read_certificates(ByteView bytes, const ReadLimits& lim
     return out;
 }
 
+X509* Certificate::x509() const {
+    if (auto held = parts_->x509.load(std::memory_order_acquire)) return held.get();
+    // Two threads may both decode here; one result is kept, the other freed.
+    const unsigned char* p = parts_->der.data();
+    ossl::X509Ptr fresh(d2i_X509(nullptr, &p, static_cast<long>(parts_->der.size())));
+    if (!fresh) {
+        // The DER was read and checked once already: only a failed
+        // allocation (or DER that did not come from this library) ends here.
+        throw Error(ErrorCode::Internal, "cannot decode the certificate " +
+                                             parts_->info.fingerprint.to_string() +
+                                             " again: " + ossl::drain_errors());
+    }
+    std::shared_ptr<X509> decoded(fresh.release(), X509_free);
+    std::shared_ptr<X509> expected;
+    if (!parts_->x509.compare_exchange_strong(expected, decoded, std::memory_order_acq_rel))
+        return expected.get();  // another thread's, kept by the parts
+    return decoded.get();
+}
+
+Certificate Certificate::without_x509() const {
+    return Certificate(parts_->der, nullptr, parts_->info);
+}
+
 Certificate parse_der_certificate(ByteView der) {
     check_size(der, ReadLimits{});
     BundleEntry entry = der_entry(0, der);

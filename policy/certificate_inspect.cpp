@@ -356,6 +356,14 @@ void read_extensions(X509* x, CertificateInfo& info) {
     }
 }
 
+// The hash of the canonical encoding X509_NAME_cmp compares.
+std::optional<std::uint32_t> name_hash(const X509_NAME* name) {
+    int ok = 0;
+    const unsigned long hash = X509_NAME_hash_ex(name, nullptr, nullptr, &ok);
+    if (ok != 1) return std::nullopt;
+    return static_cast<std::uint32_t>(hash);
+}
+
 }  // namespace
 
 CertificateInfo inspect(ByteView der, const TbsLayout& layout, X509* x) {
@@ -372,6 +380,8 @@ CertificateInfo inspect(ByteView der, const TbsLayout& layout, X509* x) {
     read_extensions(x, info);
     info.not_before = to_sys_seconds(X509_get0_notBefore(x), "notBefore");
     info.not_after = to_sys_seconds(X509_get0_notAfter(x), "notAfter");
+    info.subject_name_hash = name_hash(X509_get_subject_name(x));
+    info.issuer_name_hash = name_hash(X509_get_issuer_name(x));
     info.self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
     if (info.self_issued) {
         EVP_PKEY* key = X509_get0_pubkey(x);

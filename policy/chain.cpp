@@ -34,6 +34,11 @@ bool may_issue(const ChainNode& child, const ChainNode& candidate) {
     }
     const auto& skid = candidate.certificate->info().subject_key_id;
     if (akid && skid && *akid != *skid) return false;
+    // Unequal name hashes rule a candidate out without its OpenSSL object,
+    // which a recorded leaf only decodes on demand (Certificate::x509).
+    const auto& issuer_hash = child.certificate->info().issuer_name_hash;
+    const auto& subject_hash = candidate.certificate->info().subject_name_hash;
+    if (issuer_hash && subject_hash && *issuer_hash != *subject_hash) return false;
     // RFC 5280 6.1.3 (a)(4): names chain. The key identifiers, where both
     // exist, only narrow the choice among certificates with the right name.
     return names_equal(X509_get_issuer_name(child.certificate->x509()),

@@ -2,6 +2,7 @@
 // Part of the policy library: no system calls, OpenSSL only.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -101,6 +102,12 @@ struct CertificateInfo {
     std::vector<std::string> extended_key_usage;  // short names ("codeSigning") or dotted OIDs
     std::chrono::sys_seconds not_before{};
     std::chrono::sys_seconds not_after{};
+    // OpenSSL's hashes of the canonical subject and issuer names, as
+    // `openssl x509 -subject_hash` prints them: names that compare equal have
+    // equal hashes, so unequal hashes rule out an issuer without comparing
+    // the names. nullopt when OpenSSL could not hash (no SHA-1).
+    std::optional<std::uint32_t> subject_name_hash;
+    std::optional<std::uint32_t> issuer_name_hash;
     bool self_issued = false;  // subject == issuer
     bool self_signed = false;  // self-issued and its own key verifies its signature
     // The description the kernel's X.509 parser gives the key
@@ -111,24 +118,43 @@ struct CertificateInfo {
 // A certificate read from bytes: its DER, the inspected values and the
 // OpenSSL object for signature checks. Cheap to copy: all three are shared,
 // and the daemon copies certificates into every trust snapshot and index.
+//
+// The OpenSSL object (with its decoded public key about 5 KiB for a leaf
+// of 1 KiB of DER) may be left out: a copy made with without_x509() decodes
+// it again from the DER the first time x509() is asked for, and keeps it.
+// The daemon keeps its recorded leaves that way: a verdict only needs the
+// objects of the issuers on a chain.
 class Certificate {
   public:
     Certificate(Bytes der, std::shared_ptr<X509> x509, CertificateInfo info)
-        : parts_(std::make_shared<const Parts>(
-              Parts{std::move(der), std::move(x509), std::move(info)})) {}
+        : parts_(std::make_shared<const Parts>(std::move(der), std::move(x509), std::move(info))) {}
     // Declared so that a move copies: a moved-from certificate stays whole.
     Certificate(const Certificate&) = default;
     Certificate& operator=(const Certificate&) = default;
 
     const Bytes& der() const noexcept { return parts_->der; }
     const CertificateInfo& info() const noexcept { return parts_->info; }
-    X509* x509() const noexcept { return parts_->x509.get(); }
+    // Never null. Safe to call from several threads at once; once decoded,
+    // the object lives as long as any copy of this certificate. Throws
+    // Error(Internal) only when OpenSSL cannot allocate it.
+    X509* x509() const;
+
+    // A certificate with the same DER and values that holds no OpenSSL
+    // object until x509() is first called. The DER must be one this library
+    // read: it is decoded again without the checks of parse_der_certificate.
+    Certificate without_x509() const;
+    // Whether the OpenSSL object is held now (x509() would not decode).
+    bool holds_x509() const noexcept { return parts_->x509.load() != nullptr; }
 
   private:
     struct Parts {
+        Parts(Bytes d, std::shared_ptr<X509> x, CertificateInfo i)
+            : der(std::move(d)), info(std::move(i)), x509(std::move(x)) {}
         Bytes der;
-        std::shared_ptr<X509> x509;
         CertificateInfo info;
+        // Set at most once after construction (from null), never replaced,
+        // so the pointer x509() returns stays valid while the parts live.
+        mutable std::atomic<std::shared_ptr<X509>> x509;
     };
     std::shared_ptr<const Parts> parts_;
 };
