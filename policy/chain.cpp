@@ -7,8 +7,10 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <limits>
+#include <unordered_map>
 
 #include "anchord/openssl.hpp"
 
@@ -67,7 +69,20 @@ std::string certificate_label(const Certificate& certificate) {
 std::vector<ChainNode> collect_nodes(const Certificate& enrollee, const KeyringPolicy& target,
                                      const TrustSnapshot& snapshot) {
     std::vector<ChainNode> nodes;
-    std::map<Fingerprint, std::size_t> by_fingerprint;
+    // Every certificate anchord knows passes through here for every verdict
+    // (a thousand enrolled leaves among them): a hash table, sized once.
+    struct DigestHash {
+        std::size_t operator()(const Fingerprint& fp) const noexcept {
+            std::size_t h;
+            std::memcpy(&h, fp.digest.bytes.data(), sizeof h);
+            return h;
+        }
+    };
+    std::size_t total = 1 + snapshot.intermediates.size();
+    for (const auto& [k, certs] : snapshot.certificates) total += certs.size();
+    std::unordered_map<Fingerprint, std::size_t, DigestHash> by_fingerprint;
+    by_fingerprint.reserve(total);
+    nodes.reserve(total);
 
     auto add_certificate = [&](const Certificate& c, std::optional<LogicalKeyring> keyring,
                                bool anchor, bool pinned) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,7 +31,14 @@ struct Sha256 {
     // Accepts "HEX", "sha256:HEX" and colon-separated "AB:CD:...".
     static std::optional<Sha256> parse(std::string_view text);
     std::string hex() const;
-    auto operator<=>(const Sha256&) const = default;
+    // One memcmp: the defaulted comparison went byte by byte, and digests
+    // key every map of certificates and keys the daemon keeps.
+    std::strong_ordering operator<=>(const Sha256& other) const noexcept {
+        return std::memcmp(bytes.data(), other.bytes.data(), bytes.size()) <=> 0;
+    }
+    bool operator==(const Sha256& other) const noexcept {
+        return std::memcmp(bytes.data(), other.bytes.data(), bytes.size()) == 0;
+    }
 };
 
 // The SHA-256 of a certificate's DER; printed as "sha256:HEX".
