@@ -1632,8 +1632,21 @@ std::vector<KeyView> Manager::keys(LogicalKeyring k) const {
     const auto index = this->index(view);
     const auto& identifier = index->identifier;
     const auto& recorded = index->recorded_in(k);
+    auto present = certificate_keys(k);
+    std::vector<KeySerial> serials;
+    serials.reserve(present.size());
+    for (const auto& key : present) serials.push_back(key.serial);
+    {
+        // A key's description cannot change, so equal serials under the
+        // same index give the same answer.
+        std::lock_guard lock(keys_mutex_);
+        if (auto it = keys_answers_.find(k);
+            it != keys_answers_.end() && it->second.index == index && it->second.serials == serials)
+            return it->second.keys;
+    }
     std::vector<KeyView> out;
-    for (const auto& key : certificate_keys(k)) {
+    out.reserve(present.size());
+    for (const auto& key : present) {
         KeyView v;
         v.serial = key.serial;
         v.description = key.description;
@@ -1648,6 +1661,8 @@ std::vector<KeyView> Manager::keys(LogicalKeyring k) const {
         }
         out.push_back(std::move(v));
     }
+    std::lock_guard lock(keys_mutex_);
+    keys_answers_[k] = KeysAnswer{index, std::move(serials), out};
     return out;
 }
 

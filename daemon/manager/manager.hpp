@@ -284,6 +284,16 @@ class Manager {
     // The last Index built; rebuilt when the values it was built from change.
     mutable std::mutex index_mutex_;
     mutable std::shared_ptr<const Index> index_;
+    // The last answer of keys() per keyring, and what it was made from: the
+    // index and the keyring's serials. A compliance agent polls Keys; with a
+    // thousand keys, identifying each again was a third of every read.
+    struct KeysAnswer {
+        std::shared_ptr<const Index> index;
+        std::vector<KeySerial> serials;
+        std::vector<KeyView> keys;
+    };
+    mutable std::mutex keys_mutex_;
+    mutable std::map<LogicalKeyring, KeysAnswer> keys_answers_;
     // For each sealed keyring: does the kernel enforce the seal?
     std::map<LogicalKeyring, bool> seal_kernel_;
     std::vector<DriftEntry> drift_;

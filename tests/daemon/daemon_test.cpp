@@ -432,6 +432,35 @@ TEST_F(AnchordTest, DriftIsFoundByTheTimerAnnouncedAndReconciled) {
     EXPECT_EQ(fingerprints("ima", "foreign").size(), 1u);
 }
 
+// Keys answers from what it last worked out while neither the state nor
+// the keyring changed: a key linked or unlinked behind anchord's back (no
+// state change, no Reconcile) must still show at the next read.
+TEST_F(AnchordTest, TheKeysPropertyFollowsTheKernelBetweenChanges) {
+    ASSERT_TRUE(start_daemon());
+    ASSERT_EQ(enroll(pki_.chain.intermediate.der, "secondary").size(), 1u);
+    auto leaf = enroll(pki_.chain.leaf.der, "ima");
+    ASSERT_EQ(leaf.size(), 1u);
+    const auto ima = keyring_property<int32_t>("ima", "Serial");
+    for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(keys("ima").size(), 1u);
+        EXPECT_EQ(fingerprints("ima"), std::set<std::string>{fp(pki_.chain.leaf)});
+    }
+
+    auto stranger = make_signed(signing_spec("stranger"), pki_.chain.intermediate);
+    const key_serial_t linked =
+        add_key("asymmetric", nullptr, stranger.der.data(), stranger.der.size(), ima);
+    ASSERT_GT(linked, 0) << std::strerror(errno);
+    EXPECT_EQ(keys("ima").size(), 2u);
+    EXPECT_EQ(fingerprints("ima", "foreign").size(), 1u);
+
+    ASSERT_EQ(keyctl_unlink(serial_of(leaf[0]), ima), 0);
+    const auto left = keys("ima");
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].get<0>(), linked);
+    EXPECT_EQ(left[0].get<3>(), "foreign");
+    EXPECT_TRUE(fingerprints("ima").empty());
+}
+
 TEST_F(AnchordTest, InterruptedOperationsAreSettledAtStart) {
     ASSERT_TRUE(start_daemon());
     ASSERT_EQ(enroll(pki_.chain.intermediate.der, "secondary").size(), 1u);
