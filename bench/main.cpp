@@ -501,56 +501,71 @@ void Bench::queries() {
         Latency& latency;
         std::function<std::size_t()> call;
     };
-    // In rounds: a block of calls of each contender in turn, ten times,
-    // rather than all the calls of one contender after the other. A moment
-    // of load on the machine then falls on all of them alike, so their
-    // ratios stay put from run to run; within a block each contender runs
-    // warm, as a caller asking again and again would (one call of each in
-    // turn measured how each copes with the others' leftovers instead).
-    auto measure = [&](const std::vector<Contender>& contenders) {
-        const std::size_t rounds = std::min<std::size_t>(10, o_.queries);
-        for (const auto& c : contenders) c.latency.samples_us.reserve(o_.queries);
-        for (std::size_t round = 0; round < rounds; ++round) {
-            const std::size_t calls = o_.queries / rounds + (round < o_.queries % rounds ? 1 : 0);
-            for (const auto& c : contenders) {
-                const std::size_t unmeasured = round == 0 ? warm : 1;
-                for (std::size_t i = 0; i < unmeasured; ++i) c.latency.result_size = c.call();
-                for (std::size_t i = 0; i < calls; ++i) {
-                    auto t0 = Clock::now();
-                    c.latency.result_size = c.call();
-                    c.latency.samples_us.push_back(micros(Clock::now() - t0));
-                }
-            }
+    // In rounds, each against an anchord started anew on the same state:
+    // all the calls of each contender in turn, once per round, rather than
+    // all of one contender's calls before the next. A moment of load then
+    // falls on one round of one contender, and how one anchord's threads
+    // happened to be placed on the CPUs on one round, and the median over
+    // the rounds leaves both out; within a round each runs warm, as a
+    // caller asking again and again would.
+    auto measure_round = [&](const std::vector<Contender>& contenders) {
+        for (const auto& c : contenders) {
+            for (std::size_t i = 0; i < warm; ++i) c.latency.result_size = c.call();
         }
         for (const auto& c : contenders) {
-            say("queries: " + c.latency.id + ": p50 " +
-                std::to_string(percentile(c.latency.samples_us, 50)) + " us, p99 " +
-                std::to_string(percentile(c.latency.samples_us, 99)) + " us");
+            std::vector<double> samples;
+            samples.reserve(o_.queries);
+            for (std::size_t i = 0; i < o_.queries; ++i) {
+                auto t0 = Clock::now();
+                c.latency.result_size = c.call();
+                samples.push_back(micros(Clock::now() - t0));
+            }
+            c.latency.runs_us.push_back(std::move(samples));
         }
     };
 
-    // The state this daemon leaves behind is the start-up phase's.
-    Daemon daemon(daemon_setup(fresh_state_dir("state-full"), "queries"));
-    wait_serving(daemon);
-    if (r_.anchord_version.empty()) r_.anchord_version = client_->version();
-    client_->enroll(certs_.intermediate, "secondary");
-    for (const auto& bundle : bundles_) client_->enroll(bundle, "ima");
-    expect_count("anchord's ima (Keys)", client_->read_keys("ima"), o_.n);
+    // The state this daemon leaves behind is the rounds' and the start-up
+    // phase's.
+    const fs::path full_state = fresh_state_dir("state-full");
+    {
+        Daemon daemon(daemon_setup(full_state, "enroll_for_queries"));
+        wait_serving(daemon);
+        if (r_.anchord_version.empty()) r_.anchord_version = client_->version();
+        client_->enroll(certs_.intermediate, "secondary");
+        for (const auto& bundle : bundles_) client_->enroll(bundle, "ima");
+        expect_count("anchord's ima (Keys)", client_->read_keys("ima"), o_.n);
+        for (std::size_t i = 0; i < warm; ++i) {
+            client_->read_keys("ima");
+            client_->managed_objects();
+        }
+        r_.rss_after_queries_kib = static_cast<double>(daemon.rss_kib());
+        daemon.stop();
+    }
     // The floors' own keyrings: anchord's are not the benchmark's to read.
     Sandbox sandbox(certs_);
     add_keys(sandbox.ima(), certs_.leaves, o_.n);
     std::string buffer;
-    {
-        auto profiler = attach(daemon, "queries");
-        measure({{r_.keys_property, [&] { return client_->read_keys("ima"); }},
-                 {r_.managed_objects, [&] { return client_->managed_objects(); }},
-                 {r_.proc_keys, [&] { return read_proc_keys(buffer); }},
-                 {r_.keyutils_list, [&] { return list_and_describe(sandbox.ima()); }}});
+    for (std::size_t round = 0; round < o_.reps; ++round) {
+        Daemon daemon(daemon_setup(full_state, "queries"));
+        wait_serving(daemon);
+        expect_count("anchord's ima (Keys)", client_->read_keys("ima"), o_.n);
+        auto profiler = round == 0 ? attach(daemon, "queries") : nullptr;
+        measure_round({{r_.keys_property, [&] { return client_->read_keys("ima"); }},
+                       {r_.managed_objects, [&] { return client_->managed_objects(); }},
+                       {r_.proc_keys, [&] { return read_proc_keys(buffer); }},
+                       {r_.keyutils_list, [&] { return list_and_describe(sandbox.ima()); }}});
         if (profiler) profiler->finish();
+        daemon.stop();
+        say("queries round " + std::to_string(round + 1) + ": Keys p50 " +
+            std::to_string(bench::percentile(r_.keys_property.runs_us.back(), 50)) + " us, p99 " +
+            std::to_string(bench::percentile(r_.keys_property.runs_us.back(), 99)) + " us");
     }
     expect_count("the floor's ima", r_.keyutils_list.result_size, o_.n);
-    r_.rss_after_queries_kib = static_cast<double>(daemon.rss_kib());
-    daemon.stop();
+    for (const auto* l :
+         {&r_.keys_property, &r_.managed_objects, &r_.proc_keys, &r_.keyutils_list}) {
+        say("queries: " + l->id + ": p50 " + std::to_string(l->percentile(50)) + " us, p99 " +
+            std::to_string(l->percentile(99)) + " us (medians over the rounds)");
+    }
 }
 
 void Bench::startup_and_memory() {

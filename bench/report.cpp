@@ -62,14 +62,20 @@ json latency_json(const Latency& l) {
         j["skipped"] = l.skipped.empty() ? "no run" : l.skipped;
         return j;
     }
+    const auto all = l.all_samples();
     double sum = 0;
-    for (double v : l.samples_us) sum += v;
-    j["calls"] = l.samples_us.size();
-    j["p50"] = percentile(l.samples_us, 50);
-    j["p90"] = percentile(l.samples_us, 90);
-    j["p99"] = percentile(l.samples_us, 99);
-    j["max"] = maximum(l.samples_us);
-    j["mean"] = sum / static_cast<double>(l.samples_us.size());
+    for (double v : all) sum += v;
+    j["calls"] = all.size();
+    j["runs"] = l.runs_us.size();
+    j["p50"] = l.percentile(50);
+    j["p90"] = l.percentile(90);
+    j["p99"] = l.percentile(99);
+    json p99_runs = json::array();
+    for (const auto& run : l.runs_us) p99_runs.push_back(bench::percentile(run, 99));
+    j["p99_of_each_run"] = p99_runs;
+    j["p99_of_all_calls"] = bench::percentile(all, 99);
+    j["max"] = maximum(all);
+    j["mean"] = sum / static_cast<double>(all.size());
     j["result_size"] = l.result_size;
     return j;
 }
@@ -78,6 +84,18 @@ json latency_json(const Latency& l) {
 
 double Series::median() const {
     return bench::median(runs);
+}
+
+double Latency::percentile(double p) const {
+    std::vector<double> each;
+    for (const auto& run : runs_us) each.push_back(bench::percentile(run, p));
+    return bench::median(each);
+}
+
+std::vector<double> Latency::all_samples() const {
+    std::vector<double> all;
+    for (const auto& run : runs_us) all.insert(all.end(), run.begin(), run.end());
+    return all;
 }
 
 std::vector<Target> Results::targets() const {
@@ -105,7 +123,7 @@ std::vector<Target> Results::targets() const {
 
     t = {"Keys property read at " + std::to_string(n) + " keys", "p99 <= 5 ms", "", std::nullopt};
     if (keys_property.measured()) {
-        double p99 = percentile(keys_property.samples_us, 99);
+        double p99 = keys_property.percentile(99);
         t.value = fixed(p99 / 1000.0, 2) + " ms";
         t.pass = p99 <= kKeysP99LimitUs;
     }
@@ -178,7 +196,7 @@ std::string to_markdown(const Results& r) {
     }
 
     first = true;
-    double list_p50 = r.keyutils_list.measured() ? percentile(r.keyutils_list.samples_us, 50) : 0;
+    double list_p50 = r.keyutils_list.measured() ? r.keyutils_list.percentile(50) : 0;
     for (const auto* l : {&r.keys_property, &r.managed_objects, &r.proc_keys, &r.keyutils_list}) {
         md << "| " << (first ? "2. Queries at N keys, latency" : "") << " | " << l->label << " | ";
         first = false;
@@ -186,9 +204,8 @@ std::string to_markdown(const Results& r) {
             md << "not measured: " << l->skipped << " | | | | | | |\n";
             continue;
         }
-        double p50 = percentile(l->samples_us, 50);
-        md << "p50 " << fixed(p50) << " us | p99 " << fixed(percentile(l->samples_us, 99))
-           << " us | | ";
+        double p50 = l->percentile(50);
+        md << "p50 " << fixed(p50) << " us | p99 " << fixed(l->percentile(99)) << " us | | ";
         if (list_p50 > 0) md << fixed(p50 / list_p50, 2) << "x";
         md << " | | ";
         if (l == &r.keys_property) {

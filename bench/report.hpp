@@ -25,15 +25,20 @@ struct Series {
     double median() const;
 };
 
-// One query's latency over many calls (warm-up excluded), microseconds.
+// One query's latency over many calls (warm-up excluded), microseconds, in
+// several runs of calls.
 struct Latency {
     std::string id;
     std::string label;
-    std::vector<double> samples_us;
+    std::vector<std::vector<double>> runs_us;
     std::size_t result_size = 0;  // keys in the answer (or bytes, for /proc/keys)
     std::string skipped;
 
-    bool measured() const { return skipped.empty() && !samples_us.empty(); }
+    bool measured() const { return skipped.empty() && !runs_us.empty() && !runs_us[0].empty(); }
+    // The median over the runs of each run's percentile: a moment of load on
+    // the machine spoils one run's tail, not the figure.
+    double percentile(double p) const;
+    std::vector<double> all_samples() const;
 };
 
 struct Target {
