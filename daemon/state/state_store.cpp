@@ -514,11 +514,16 @@ std::size_t size_estimate(const Record& rec) {
 // One line each: a journal line holds whole records. The documents are
 // written by hand, not built as json values: with a thousand records,
 // building and dumping that value cost more than writing the file.
+// "fingerprint": ..., "keyring": ...: what names a record, an intent, a forget.
+void append_key(std::string& out, const Fingerprint& fingerprint, LogicalKeyring keyring) {
+    append_plain(out, "fingerprint", fingerprint.to_string());
+    out += ", ";
+    append_plain(out, "keyring", to_string(keyring));
+}
+
 void append_record(std::string& out, const Record& rec) {
     out += '{';
-    append_plain(out, "fingerprint", rec.fingerprint.to_string());
-    out += ", ";
-    append_plain(out, "keyring", to_string(rec.keyring));
+    append_key(out, rec.fingerprint, rec.keyring);
     out += ", ";
     append_plain(out, "origin", to_string(rec.origin));
     out += ", \"source\": ";
@@ -553,9 +558,7 @@ void append_pending(std::string& out, const std::vector<Intent>& pending,
         out += before;
         before = separator;
         out += '{';
-        append_plain(out, "fingerprint", in.fingerprint.to_string());
-        out += ", ";
-        append_plain(out, "keyring", to_string(in.keyring));
+        append_key(out, in.fingerprint, in.keyring);
         out += ", ";
         append_plain(out, "action", to_string(in.action));
         if (!in.der.empty()) {
@@ -613,14 +616,8 @@ struct Known {
         records.reserve(s.records.size());
         for (const auto& rec : s.records) {
             index.emplace(key_of(rec), records.size());
-            Record copy;
-            copy.fingerprint = rec.fingerprint;
-            copy.keyring = rec.keyring;
-            copy.origin = rec.origin;
-            copy.source = rec.source;
-            copy.enrolled_at = rec.enrolled_at;
-            copy.caller_uid = rec.caller_uid;
-            records.push_back(std::move(copy));
+            records.push_back(Record{rec.fingerprint, rec.keyring, Bytes{}, rec.origin, rec.source,
+                                     rec.enrolled_at, rec.caller_uid});
         }
     }
 };
@@ -668,9 +665,7 @@ std::optional<std::string> journal_line(const Known& known, const State& now) {
         if (kept[i]) continue;
         op("forget");
         out += '{';
-        append_plain(out, "fingerprint", known.records[i].fingerprint.to_string());
-        out += ", ";
-        append_plain(out, "keyring", to_string(known.records[i].keyring));
+        append_key(out, known.records[i].fingerprint, known.records[i].keyring);
         out += "}}";
     }
     for (const auto* rec : changed) {
