@@ -73,22 +73,9 @@ mkdir -p "$work/anchors" "$work/state" "$work/anchors.d"
 cp "$pki/root.der" "$work/anchors/"
 
 say "Starting a private dbus-daemon and anchord in sandbox mode"
-cat >"$work/bus.conf" <<CONF
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$work/bus.socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-CONF
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
-pids+=($!)
-bus=unix:path=$work/bus.socket
-for _ in $(seq 100); do [[ -S $work/bus.socket ]] && break; sleep 0.05; done
+# shellcheck source=scripts/lib/private-bus.sh
+source "$top/scripts/lib/private-bus.sh"
+start_private_bus "$work"
 "$anchord" --bus-address "$bus" --sandbox "$work/anchors" --state-dir "$work/state" \
     --dropin-dir "$work/anchors.d" --policy "$top/policy/default-policy.json" \
     2>"$work/anchord.log" &

@@ -24,12 +24,9 @@ changelog=${2:-}
     exit 2
 }
 
-status=0
-fail() {
-    echo "spec-checks: $*" >&2
-    status=1
-}
-pass() { echo "spec-checks: ok: $*"; }
+# shellcheck source=tests/packaging/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
+checks spec-checks
 
 # The lines of SECTION (%post, %files, ...) up to the next section.
 section() {

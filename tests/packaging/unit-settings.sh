@@ -43,12 +43,9 @@ for tool in systemd-analyze systemd-tmpfiles; do
     }
 done
 
-status=0
-fail() {
-    echo "unit-settings: $*" >&2
-    status=1
-}
-pass() { echo "unit-settings: ok: $*"; }
+# shellcheck source=tests/packaging/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
+checks unit-settings
 
 # The values of KEY in [SECTION] of an INI-style FILE, one per line, in order.
 values() {

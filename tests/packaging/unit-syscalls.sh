@@ -34,12 +34,9 @@ command -v systemd-analyze >/dev/null || {
     exit 2
 }
 
-status=0
-fail() {
-    echo "unit-syscalls: $*" >&2
-    status=1
-}
-pass() { echo "unit-syscalls: ok: $*"; }
+# shellcheck source=tests/packaging/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
+checks unit-syscalls
 
 # --- the allow list the unit leaves ----------------------------------------------
 
@@ -168,30 +165,10 @@ done
 cp "$pki/dropin.pem" "$work/dropin/secondary/"
 fingerprint="sha256:$(openssl x509 -in "$pki/enrolled.pem" -outform DER | sha256sum | cut -d' ' -f1)"
 
-cat >"$work/bus.conf" <<EOF
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$work/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile &
-pids+=($!)
-bus=unix:path=$work/bus
+# shellcheck source=scripts/lib/private-bus.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/private-bus.sh"
+start_private_bus "$work" || exit 1
 : >"$work/anchord.conf"
-for _ in $(seq 300); do
-    [[ -S $work/bus ]] && break
-    sleep 0.1
-done
-[[ -S $work/bus ]] || {
-    echo "unit-syscalls: dbus-daemon made no socket at $work/bus" >&2
-    exit 1
-}
 
 # LeakSanitizer cannot run under ptrace: in the sanitizer build its check at
 # exit would fail the run for a reason that is not anchord's.
