@@ -11,6 +11,7 @@
 #include <functional>
 #include <future>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 
 #include "journal/journal.hpp"
@@ -46,6 +47,23 @@ void on_two_threads(std::size_t count, const std::function<void(std::size_t)>& b
     });
     for (std::size_t i = 0; i < half; ++i) body(i);
     second.get();
+}
+
+// True when no certificate of the bundle names as its issuer the subject of
+// one of them (itself included): each one's verdict then cannot reach the
+// others, and sees the same trust whether they come before it or not.
+bool cannot_issue_one_another(const std::vector<BundleEntry>& entries) {
+    std::unordered_set<std::uint32_t> issuers;
+    for (const auto& e : entries) {
+        if (!e.certificate) continue;
+        const auto& info = e.certificate->info();
+        // Without the hashes, names would have to be compared: in order then.
+        if (!info.issuer_name_hash || !info.subject_name_hash) return false;
+        issuers.insert(*info.issuer_name_hash);
+    }
+    return std::none_of(entries.begin(), entries.end(), [&](const BundleEntry& e) {
+        return e.certificate && issuers.contains(*e.certificate->info().subject_name_hash);
+    });
 }
 
 std::string keyring_list() {
@@ -810,6 +828,19 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     std::optional<Error> first_failure;
     std::map<Fingerprint, std::size_t> seen;
 
+    // Below, each accepted certificate joins the trust that the next ones'
+    // verdicts see, for a bundle that carries its own intermediate. Where no
+    // certificate can issue another, that changes no verdict, and they are
+    // reached on two threads: after the kernel's link and the decoding,
+    // verdicts are the largest part of a batch of leaves.
+    std::vector<std::optional<Verdict>> early(entries.size());
+    if (cannot_issue_one_another(entries)) {
+        on_two_threads(entries.size(), [&](std::size_t i) {
+            if (entries[i].certificate)
+                early[i] = evaluate(*entries[i].certificate, k, *view.policy, trust, kernel_, now);
+        });
+    }
+
     for (std::size_t i = 0; i < entries.size(); ++i) {
         auto& entry = entries[i];
         auto& r = results[i];
@@ -834,7 +865,8 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         }
         seen.emplace(fp, i);
 
-        auto verdict = evaluate(cert, k, *view.policy, trust, kernel_, now);
+        auto verdict =
+            early[i] ? std::move(*early[i]) : evaluate(cert, k, *view.policy, trust, kernel_, now);
         r.checks = verdict.checks;
         r.belongs_in = verdict.belongs_in;
 

@@ -32,13 +32,19 @@ void write_file(const fs::path& file, ByteView bytes) {
               static_cast<std::streamsize>(bytes.size()));
 }
 
-Bytes pem_bundle(std::initializer_list<const TestCert*> certs) {
+Bytes pem_bundle(const std::vector<TestCert>& certs) {
     Bytes out;
-    for (const auto* c : certs) {
-        auto pem = c->pem_bytes();
+    for (const auto& c : certs) {
+        auto pem = c.pem_bytes();
         out.insert(out.end(), pem.begin(), pem.end());
     }
     return out;
+}
+
+Bytes pem_bundle(std::initializer_list<const TestCert*> certs) {
+    std::vector<TestCert> copies;
+    for (const auto* c : certs) copies.push_back(*c);
+    return pem_bundle(copies);
 }
 
 // Records what the manager announces; reads the manager back from inside
@@ -202,6 +208,40 @@ TEST_F(ManagerTest, ABundleMayChainOnItsOwnEarlierCertificates) {
     EXPECT_TRUE(results[1].accepted);
     EXPECT_EQ(anchord_keys(LogicalKeyring::Secondary),
               (std::set<Fingerprint>{fp(chain_.intermediate), fp(sub)}));
+}
+
+TEST_F(ManagerTest, ALargeBatchOfLeavesGetsEachItsOwnVerdict) {
+    // Enough leaves for the verdicts to be reached on two threads (no leaf
+    // can issue another), with a rogue and a CA among them that the policy
+    // refuses: each result must still be its own certificate's.
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    std::vector<TestCert> certs;
+    for (int i = 0; i < 24; ++i)
+        certs.push_back(make_signed(signing_spec("batch leaf " + std::to_string(i)),
+                                    chain_.intermediate, i % 2 ? KeyType::P256 : KeyType::Rsa2048));
+    certs[5] = make_self_signed(signing_spec("batch rogue"));
+    certs[17] = make_signed(ca_spec("batch CA"), chain_.intermediate);
+    auto results = manager_->enroll(pem_bundle(certs), "ima", {.partial = true}, root_);
+    ASSERT_EQ(results.size(), certs.size());
+    std::set<Fingerprint> expected;
+    for (std::size_t i = 0; i < certs.size(); ++i) {
+        SCOPED_TRACE("certificate " + std::to_string(i));
+        EXPECT_EQ(results[i].index, i);
+        EXPECT_EQ(results[i].fingerprint, fp(certs[i]));
+        const bool refused = i == 5 || i == 17;
+        EXPECT_EQ(results[i].accepted, !refused);
+        EXPECT_EQ(std::any_of(results[i].checks.begin(), results[i].checks.end(),
+                              [](const Check& c) { return c.outcome == Outcome::Fail; }),
+                  refused);
+        if (!refused) expected.insert(fp(certs[i]));
+    }
+    EXPECT_EQ(anchord_keys(LogicalKeyring::Ima), expected);
+
+    // And without partial, the one refusal refuses the whole batch.
+    auto again = certs;
+    again[3] = make_self_signed(signing_spec("another rogue"));
+    EXPECT_THROW(manager_->enroll(pem_bundle(again), "ima", {}, root_), Error);
+    EXPECT_EQ(anchord_keys(LogicalKeyring::Ima), expected);
 }
 
 TEST_F(ManagerTest, ACertificateTwiceInABundleIsEnrolledOnce) {
