@@ -1,7 +1,5 @@
 #include "anchord/types.hpp"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <utility>
 
@@ -38,12 +36,6 @@ std::optional<Bytes> from_hex(std::string_view hex) {
         out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
     }
     return out;
-}
-
-Sha256 Sha256::of(ByteView data) {
-    Sha256 d;
-    SHA256(data.data(), data.size(), d.bytes.data());
-    return d;
 }
 
 std::optional<Sha256> Sha256::parse(std::string_view text) {
