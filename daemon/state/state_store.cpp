@@ -12,8 +12,9 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
-#include <map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace anchord::state {
@@ -386,10 +387,24 @@ RecordKey key_of(const Record& rec) {
     return {rec.fingerprint, rec.keyring};
 }
 
+// The fingerprint is a SHA-256: any eight of its bytes are as good a hash
+// as any computed from all of them.
+struct RecordKeyHash {
+    std::size_t operator()(const RecordKey& key) const noexcept {
+        std::size_t h = 0;
+        std::memcpy(&h, key.first.digest.bytes.data(), sizeof h);
+        return h ^ static_cast<std::size_t>(key.second);
+    }
+};
+
+// A record's position in a list of records.
+using RecordIndex = std::unordered_map<RecordKey, std::size_t, RecordKeyHash>;
+
 // Applies the ops of one journal line to `s`, whose records are indexed.
 class Replay {
   public:
     explicit Replay(State& s) : state_(s) {
+        index_.reserve(s.records.size());
         for (auto& rec : s.records) {
             index_.emplace(key_of(rec), slots_.size());
             slots_.emplace_back(std::move(rec));
@@ -446,7 +461,7 @@ class Replay {
 
     State& state_;
     std::vector<std::optional<Record>> slots_;
-    std::map<RecordKey, std::size_t> index_;
+    RecordIndex index_;
 };
 
 struct JournalRead {
@@ -604,23 +619,10 @@ std::string journal_header(std::string_view snapshot_id) {
     return out;
 }
 
-// What the files hold, without the certificates: enough to tell what a
-// save changes.
-struct Known {
-    std::vector<Record> records;  // der left empty
-    std::map<RecordKey, std::size_t> index;
-    std::set<LogicalKeyring> sealed;
-    std::vector<Intent> pending;
-
-    explicit Known(const State& s) : sealed(s.sealed), pending(s.pending) {
-        records.reserve(s.records.size());
-        for (const auto& rec : s.records) {
-            index.emplace(key_of(rec), records.size());
-            records.push_back(Record{rec.fingerprint, rec.keyring, Bytes{}, rec.origin, rec.source,
-                                     rec.enrolled_at, rec.caller_uid});
-        }
-    }
-};
+Record without_der(const Record& rec) {
+    return Record{rec.fingerprint, rec.keyring,     Bytes{},       rec.origin,
+                  rec.source,      rec.enrolled_at, rec.caller_uid};
+}
 
 bool same_except_der(const Record& a, const Record& b) {
     // The fingerprint is the DER's hash: equal keys mean equal DER.
@@ -628,30 +630,111 @@ bool same_except_der(const Record& a, const Record& b) {
            a.caller_uid == b.caller_uid;
 }
 
-// The journal line that turns `known` into `now`: "" when nothing changed,
-// nullopt when the order of `now`'s records cannot be reached by removing
-// records and adding new ones at the end (anchord never reorders; a caller
-// that does gets the whole state written).
-std::optional<std::string> journal_line(const Known& known, const State& now) {
-    std::vector<bool> kept(known.records.size(), false);
-    std::vector<const Record*> changed;
-    std::set<RecordKey> added;
-    std::size_t next_old = 0;
-    bool any_added = false;
-    for (const auto& rec : now.records) {
-        auto it = known.index.find(key_of(rec));
-        if (it == known.index.end()) {
-            if (!added.insert(key_of(rec)).second) return std::nullopt;  // a duplicate
-            any_added = true;
-            changed.push_back(&rec);
-            continue;
+// What a save changes in the files: the ops of its journal line, and how
+// Known follows them. Points into the state being saved.
+struct Changes {
+    std::vector<std::size_t> forgotten;                           // Known positions, ascending
+    std::vector<std::pair<std::size_t, const Record*>> replaced;  // Known position, new value
+    std::vector<const Record*> added;                             // after all the others
+    bool sealed = false;
+    bool pending = false;
+
+    bool empty() const {
+        return forgotten.empty() && replaced.empty() && added.empty() && !sealed && !pending;
+    }
+};
+
+// What the files hold, without the certificates: enough to tell what a
+// save changes.
+struct Known {
+    std::vector<Record> records;  // der left empty
+    RecordIndex index;            // position in `records`
+    std::set<LogicalKeyring> sealed;
+    std::vector<Intent> pending;
+    // False after a whole save of a state that broke its rule of one record
+    // per key: the index then names only the first of each, and a position
+    // alone does not say which record is which.
+    bool unique = true;
+
+    explicit Known(const State& s) : sealed(s.sealed), pending(s.pending) {
+        records.reserve(s.records.size());
+        index.reserve(s.records.size());
+        for (const auto& rec : s.records) {
+            index.emplace(key_of(rec), records.size());
+            records.push_back(without_der(rec));
         }
-        if (any_added || it->second < next_old || kept[it->second]) return std::nullopt;
-        next_old = it->second;
-        kept[it->second] = true;
-        if (!same_except_der(known.records[it->second], rec)) changed.push_back(&rec);
+        unique = index.size() == records.size();
     }
 
+    // Follows a save that wrote `changes` of `now`. Rebuilding from `now`
+    // would copy and index every record on every save; a save that only
+    // adds touches only what it adds, and only a forget moves the rest.
+    void apply(const Changes& changes, const State& now) {
+        if (!unique) {
+            *this = Known(now);
+            return;
+        }
+        for (const auto& [position, rec] : changes.replaced) records[position] = without_der(*rec);
+        if (!changes.forgotten.empty()) {
+            for (auto position : changes.forgotten) index.erase(key_of(records[position]));
+            auto forgotten = changes.forgotten.begin();
+            std::size_t to = *forgotten;
+            for (std::size_t from = to; from < records.size(); ++from) {
+                if (forgotten != changes.forgotten.end() && *forgotten == from) {
+                    ++forgotten;
+                    continue;
+                }
+                index.find(key_of(records[from]))->second = to;
+                records[to++] = std::move(records[from]);
+            }
+            records.resize(to);
+        }
+        for (const auto* rec : changes.added) {
+            index.emplace(key_of(*rec), records.size());
+            records.push_back(without_der(*rec));
+        }
+        if (changes.sealed) sealed = now.sealed;
+        if (changes.pending) pending = now.pending;
+    }
+};
+
+// What turns `known` into `now`; nullopt when the order of `now`'s records
+// cannot be reached by removing records and adding new ones at the end
+// (anchord never reorders; a caller that does gets the whole state written).
+std::optional<Changes> changes_to(const Known& known, const State& now) {
+    Changes changes;
+    std::unordered_set<RecordKey, RecordKeyHash> added;
+    std::size_t next_old = 0;  // the position after the last record kept
+    for (const auto& rec : now.records) {
+        // Records mostly stay where they were: compare with the next one
+        // before searching the index.
+        const auto key = key_of(rec);
+        std::size_t position = next_old;
+        if (!known.unique || !changes.added.empty() || next_old >= known.records.size() ||
+            key_of(known.records[next_old]) != key) {
+            auto it = known.index.find(key);
+            if (it == known.index.end()) {
+                if (!added.insert(key).second) return std::nullopt;  // a duplicate
+                changes.added.push_back(&rec);
+                continue;
+            }
+            if (!changes.added.empty() || it->second < next_old) return std::nullopt;
+            position = it->second;
+        }
+        for (; next_old < position; ++next_old) changes.forgotten.push_back(next_old);
+        ++next_old;
+        if (!same_except_der(known.records[position], rec))
+            changes.replaced.emplace_back(position, &rec);
+    }
+    for (; next_old < known.records.size(); ++next_old) changes.forgotten.push_back(next_old);
+    changes.sealed = now.sealed != known.sealed;
+    changes.pending = now.pending != known.pending;
+    return changes;
+}
+
+// The journal line of `changes`, which are not empty: forgets first, then
+// records in the state's order.
+std::string journal_line(const Known& known, const Changes& changes, const State& now) {
     std::string out = "{\"ops\": [";
     const char* separator = "";
     auto op = [&](std::string_view name) {
@@ -661,29 +744,32 @@ std::optional<std::string> journal_line(const Known& known, const State& now) {
         out += name;
         out += "\": ";
     };
-    for (std::size_t i = 0; i < known.records.size(); ++i) {
-        if (kept[i]) continue;
+    for (auto position : changes.forgotten) {
         op("forget");
         out += '{';
-        append_key(out, known.records[i].fingerprint, known.records[i].keyring);
+        append_key(out, known.records[position].fingerprint, known.records[position].keyring);
         out += "}}";
     }
-    for (const auto* rec : changed) {
+    for (const auto& [position, rec] : changes.replaced) {
         op("record");
         append_record(out, *rec);
         out += '}';
     }
-    if (now.sealed != known.sealed) {
+    for (const auto* rec : changes.added) {
+        op("record");
+        append_record(out, *rec);
+        out += '}';
+    }
+    if (changes.sealed) {
         op("sealed");
         append_sealed(out, now.sealed);
         out += '}';
     }
-    if (now.pending != known.pending) {
+    if (changes.pending) {
         op("pending");
         append_pending(out, now.pending, ", ");
         out += '}';
     }
-    if (*separator == '\0') return std::string();
     out += "]}\n";
     return out;
 }
@@ -981,12 +1067,14 @@ void StateStore::save(const State& state) {
         swept_ = true;
     }
     if (disk_ && id_of(file_) == disk_->snapshot) {
-        auto line = journal_line(disk_->known, state);
-        if (line && line->empty()) return;
-        const auto limit = std::max(kJournalFloor, disk_->snapshot_size);
-        if (line && disk_->journal_length + line->size() <= limit && append(*line)) {
-            disk_->known = Known(state);
-            return;
+        if (auto changes = changes_to(disk_->known, state)) {
+            if (changes->empty()) return;
+            const auto line = journal_line(disk_->known, *changes, state);
+            const auto limit = std::max(kJournalFloor, disk_->snapshot_size);
+            if (disk_->journal_length + line.size() <= limit && append(line)) {
+                disk_->known.apply(*changes, state);
+                return;
+            }
         }
     }
     save_whole(state);

@@ -14,6 +14,7 @@
 #include <functional>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -807,6 +808,119 @@ TEST_F(StateJournalTest, ReorderedRecordsAreSavedInTheirNewOrder) {
     std::swap(s.records[0], s.records[3]);  // a new record before old ones
     store.save(s);
     EXPECT_EQ(reload(), s);
+}
+
+// One store saving many times, as anchord does between two starts: after
+// adds, forgets in the middle and records changed in place, each save is
+// still the one line that turns the files into the state saved.
+TEST_F(StateJournalTest, ALongRunOfSavesThroughOneStoreStaysOneLineEach) {
+    const auto ima = LogicalKeyring::Ima;
+    const auto evm = LogicalKeyring::Evm;
+    auto forget = [](State& x, int n, LogicalKeyring keyring = LogicalKeyring::Ima) {
+        ASSERT_TRUE(x.erase(Fingerprint::of_der(der_of(n)), keyring)) << n;
+    };
+    auto record = [](State& x, int n, LogicalKeyring keyring = LogicalKeyring::Ima) -> Record& {
+        auto it = std::find_if(x.records.begin(), x.records.end(), [&](const Record& r) {
+            return r.fingerprint == Fingerprint::of_der(der_of(n)) && r.keyring == keyring;
+        });
+        if (it == x.records.end()) throw std::logic_error("no record " + std::to_string(n));
+        return *it;
+    };
+    auto intent = [](int n, IntentAction action, LogicalKeyring keyring = LogicalKeyring::Ima) {
+        return Intent{Fingerprint::of_der(der_of(n)), keyring, action, der_of(n)};
+    };
+
+    StateStore store(root_);
+    State s;
+    for (int i = 0; i < 8; ++i) s.records.push_back(record_of(i));
+    store.save(s);
+    const std::string first_snapshot = read_bytes(snapshot());
+
+    const std::vector<std::function<void(State&)>> changes{
+        [&](State& x) { x.records.push_back(record_of(8)); },
+        [&](State& x) {
+            x.records.push_back(record_of(9));
+            x.records.push_back(record_of(10));
+        },
+        [&](State& x) { forget(x, 3); },  // in the middle: the records after it move up
+        [&](State& x) {                   // one of those, changed in place
+            record(x, 5).origin = Origin::Api;
+            record(x, 5).source = "";
+        },
+        [&](State& x) {
+            record(x, 9).enrolled_at += 1h;
+            record(x, 9).caller_uid = 4242;
+        },
+        [&](State& x) { x.records.push_back(record_of(11)); },
+        [&](State& x) { x.sealed.insert(ima); },
+        [&](State& x) { x.add_intent(intent(12, IntentAction::Link)); },
+        [&](State& x) {  // enrolled
+            x.records.push_back(record_of(12));
+            x.clear_intent(intent(12, IntentAction::Link));
+        },
+        [&](State& x) { x.add_intent(intent(6, IntentAction::Unlink)); },
+        [&](State& x) {  // removed
+            forget(x, 6);
+            x.clear_intent(intent(6, IntentAction::Unlink));
+        },
+        [&](State& x) {  // the first and the last at once
+            forget(x, 0);
+            forget(x, 12);
+        },
+        [&](State& x) { x.records.push_back(record_of(12)); },      // forgotten just before
+        [&](State& x) { x.records.push_back(record_of(3)); },       // forgotten long before
+        [&](State& x) { x.records.push_back(record_of(4, evm)); },  // a second keyring
+        [&](State& x) {
+            record(x, 7).source = "/etc/anchord/anchors.d/ima/seven.der";
+            x.records.push_back(record_of(13));
+        },
+        [&](State& x) { forget(x, 4, ima); },  // the evm one stays
+        [&](State& x) { record(x, 4, evm).origin = Origin::Sandbox; },
+        [&](State& x) {
+            x.sealed.insert(evm);
+            x.sealed.erase(ima);
+        },
+        [&](State& x) {  // two side by side, and one new
+            forget(x, 1);
+            forget(x, 2);
+            x.records.push_back(record_of(14));
+        },
+        [&](State& x) {
+            for (int i = 15; i < 20; ++i) x.records.push_back(record_of(i));
+        },
+        [&](State& x) { record(x, 19).caller_uid = 7; },
+        [&](State& x) {
+            forget(x, 8);
+            forget(x, 9);
+            forget(x, 10);
+            record(x, 11).origin = Origin::Api;
+            x.add_intent(intent(20, IntentAction::Link));
+        },
+        [&](State& x) {
+            x.records.push_back(record_of(20));
+            x.pending.clear();
+            x.sealed.clear();
+        },
+        [&](State& x) { record(x, 20).source = "again"; },
+    };
+    std::size_t lines = 1;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        SCOPED_TRACE("change " + std::to_string(i));
+        changes[i](s);
+        store.save(s);
+        ASSERT_EQ(read_bytes(snapshot()), first_snapshot) << "the whole state was written";
+        ASSERT_EQ(lines_of(read_bytes(journal())), ++lines);
+        ASSERT_EQ(reload(), s);
+        // The store knows what it wrote: saving the same state again
+        // writes nothing.
+        const std::string journal_text = read_bytes(journal());
+        store.save(s);
+        ASSERT_EQ(read_bytes(journal()), journal_text);
+    }
+
+    StateStore fresh(root_);
+    EXPECT_EQ(fresh.load(), s);
+    EXPECT_EQ(lines_of(read_bytes(journal())), changes.size() + 1) << "one line per save";
 }
 
 // A whole line that is wrong cannot be a crash: StateError naming the
