@@ -152,16 +152,16 @@ Certificate decode_der(ByteView der) {
                        std::move(info));
 }
 
-BundleEntry der_entry(std::size_t index, ByteView der) {
+BundleEntry undecoded_entry(std::size_t index, Bytes der) {
     BundleEntry e;
     e.index = index;
-    e.der = to_bytes(der);
-    try {
-        e.certificate = decode_der(der);
-    } catch (const EntryProblem& problem) {
-        e.error = entry_error(index, problem.what());
-    }
-    ERR_clear_error();
+    e.der = std::move(der);
+    return e;
+}
+
+BundleEntry der_entry(std::size_t index, ByteView der) {
+    auto e = undecoded_entry(index, to_bytes(der));
+    decode_entry(e);
     return e;
 }
 
@@ -392,7 +392,7 @@ BundleEntry pem_entry(std::size_t index, const PemPosition& p) {
         e.error = entry_error(index, problem.what());
         return e;
     }
-    return der_entry(index, der);
+    return undecoded_entry(index, std::move(der));
 }
 
 // Any real certificate is longer than 127 bytes, so its DER starts with a
@@ -422,13 +422,29 @@ std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits) {
 
 std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits,
                                      const ForEach& for_each) {
+    auto entries = split_bundle(bytes, limits);
+    for_each(entries.size(), [&](std::size_t i) { decode_entry(entries[i]); });
+    return entries;
+}
+
+void decode_entry(BundleEntry& entry) {
+    if (entry.certificate || entry.error) return;
+    try {
+        entry.certificate = decode_der(entry.der);
+    } catch (const EntryProblem& problem) {
+        entry.error = entry_error(entry.index, problem.what());
+    }
+    ERR_clear_error();
+}
+
+std::vector<BundleEntry> split_bundle(ByteView bytes, const ReadLimits& limits) {
     check_size(bytes, limits);
     if (looks_like_der(bytes)) {
         if (limits.max_certificates < 1) {
             throw Error(ErrorCode::InvalidArgument,
                         "the input holds 1 certificate, over the limit max_certificates=0");
         }
-        return {der_entry(0, bytes)};
+        return {undecoded_entry(0, to_bytes(bytes))};
     }
 
     std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -450,8 +466,10 @@ std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits,
                   "and has no \"-----BEGIN CERTIFICATE-----\" line"
                 : "no certificate in the input: its PEM blocks are labelled " + labels);
     }
-    std::vector<BundleEntry> entries(positions.size());
-    for_each(positions.size(), [&](std::size_t i) { entries[i] = pem_entry(i, positions[i]); });
+    std::vector<BundleEntry> entries;
+    entries.reserve(positions.size());
+    for (std::size_t i = 0; i < positions.size(); ++i)
+        entries.push_back(pem_entry(i, positions[i]));
     return entries;
 }
 

@@ -75,6 +75,8 @@ struct AddResult {
     // and the kernel replaces the old key's link with it, so the keyring
     // still holds one key for it; `serial` is the new one.
     bool already_present = false;
+    // The kernel's description of the new key ("" when it cannot be read).
+    std::string description;
 };
 
 // The kernel's answer to a trial link.

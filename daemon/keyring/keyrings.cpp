@@ -514,6 +514,16 @@ std::vector<KeyEntry> Keyrings::list_serial(KeySerial ring) const {
 }
 
 AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
+    return link_certificate(k, der, nullptr);
+}
+
+AddResult Keyrings::add(LogicalKeyring k, ByteView der,
+                        const std::unordered_set<std::string>& descriptions) {
+    return link_certificate(k, der, &descriptions);
+}
+
+AddResult Keyrings::link_certificate(LogicalKeyring k, ByteView der,
+                                     const std::unordered_set<std::string>* descriptions) {
     const KeyringLocation& loc = present(k);
     // Hashed only for a message: a SHA-256 per add showed in the boot
     // re-apply's profile.
@@ -527,7 +537,7 @@ AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
     // batch, and over the boot re-apply).
     std::optional<std::vector<KeySerial>> before;
     try {
-        before = sys::read_keyring(*loc.serial, reading);
+        if (!descriptions) before = sys::read_keyring(*loc.serial, reading);
     } catch (const KernelError&) {
         // Unreadable: already_present cannot be told, the add still can.
     }
@@ -561,6 +571,13 @@ AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
         e.subject_key_id = std::move(*skid);
         std::lock_guard lock(list_cache_->mutex);
         list_cache_->rings[loc.serial->value].insert_or_assign(result.serial.value, std::move(e));
+    }
+    result.description = added.description;
+    if (descriptions) {
+        // The kernel replaces a key of the same type and description; the
+        // caller's list holds only asymmetric keys, as this one is.
+        result.already_present = descriptions->contains(added.description);
+        return result;
     }
     if (!before) return result;
     std::vector<KeySerial> after;

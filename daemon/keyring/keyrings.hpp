@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "anchord/certificate.hpp"
@@ -145,6 +146,12 @@ class Keyrings {
     // code Sealed for a sealed keyring: errno EPERM when sealed by a
     // restriction, EACCES when sealed by its permissions (see seal()).
     AddResult add(LogicalKeyring k, ByteView der);
+    // As add, for a caller that listed the keyring's asymmetric keys just
+    // before (and adds each key's description once linked): whether the add
+    // replaced a key is told from `descriptions`, where add alone reads the
+    // keyring before and after, two reads of every serial per key of a batch.
+    AddResult add(LogicalKeyring k, ByteView der,
+                  const std::unordered_set<std::string>& descriptions);
     // Throws KernelError, NotFound when the key is not linked there, Sealed
     // (EACCES) when the keyring is sealed by its permissions.
     void unlink(LogicalKeyring k, KeySerial key);
@@ -183,6 +190,8 @@ class Keyrings {
   private:
     Keyrings() = default;
     const KeyringLocation& present(LogicalKeyring k) const;  // throws NotFound
+    AddResult link_certificate(LogicalKeyring k, ByteView der,
+                               const std::unordered_set<std::string>* descriptions);
     std::set<Sha256> blacklist_entries(std::string_view prefix) const;
 
     bool sandbox_ = false;

@@ -192,6 +192,14 @@ using ForEach =
 std::vector<BundleEntry> read_bundle(ByteView bytes, const ReadLimits& limits,
                                      const ForEach& for_each);
 
+// read_bundle in two steps, for a caller that decodes each certificate when
+// it gets to it (anchord decodes the rest of a batch while the kernel links
+// its first part): split_bundle throws what read_bundle throws and returns
+// every position with its DER, or its error where it has no certificate to
+// decode; decode_entry then sets `certificate` or `error` (once; any thread).
+std::vector<BundleEntry> split_bundle(ByteView bytes, const ReadLimits& limits = {});
+void decode_entry(BundleEntry& entry);
+
 // As read_bundle, but throws the first entry's error: for callers that need
 // every certificate good (policy anchors, state files).
 std::vector<Certificate> read_certificates(ByteView bytes, const ReadLimits& limits = {});

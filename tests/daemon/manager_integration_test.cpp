@@ -210,17 +210,25 @@ TEST_F(ManagerTest, ABundleMayChainOnItsOwnEarlierCertificates) {
               (std::set<Fingerprint>{fp(chain_.intermediate), fp(sub)}));
 }
 
-TEST_F(ManagerTest, ALargeBatchOfLeavesGetsEachItsOwnVerdict) {
-    // Enough leaves for the verdicts to be reached on two threads (no leaf
-    // can issue another), with a rogue and a CA among them that the policy
-    // refuses: each result must still be its own certificate's.
-    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+// Large batches go in two parts, the second judged while the kernel links
+// the first (45% of 40: positions 0-17, then 18-39).
+std::vector<TestCert> batch_of_leaves(const std::string& name, const TestCert& issuer,
+                                      std::size_t count = 40) {
     std::vector<TestCert> certs;
-    for (int i = 0; i < 24; ++i)
-        certs.push_back(make_signed(signing_spec("batch leaf " + std::to_string(i)),
-                                    chain_.intermediate, i % 2 ? KeyType::P256 : KeyType::Rsa2048));
+    for (std::size_t i = 0; i < count; ++i)
+        certs.push_back(make_signed(signing_spec(name + " " + std::to_string(i)), issuer,
+                                    i % 4 ? KeyType::P256 : KeyType::Rsa2048));
+    return certs;
+}
+
+TEST_F(ManagerTest, ALargeBatchOfLeavesGetsEachItsOwnVerdict) {
+    // No leaf can issue another, so the first part's verdicts are reached on
+    // two threads; a rogue in the first part and a CA in the second, which
+    // the policy refuses: each result must still be its own certificate's.
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    auto certs = batch_of_leaves("batch leaf", chain_.intermediate);
     certs[5] = make_self_signed(signing_spec("batch rogue"));
-    certs[17] = make_signed(ca_spec("batch CA"), chain_.intermediate);
+    certs[30] = make_signed(ca_spec("batch CA"), chain_.intermediate);
     auto results = manager_->enroll(pem_bundle(certs), "ima", {.partial = true}, root_);
     ASSERT_EQ(results.size(), certs.size());
     std::set<Fingerprint> expected;
@@ -228,7 +236,7 @@ TEST_F(ManagerTest, ALargeBatchOfLeavesGetsEachItsOwnVerdict) {
         SCOPED_TRACE("certificate " + std::to_string(i));
         EXPECT_EQ(results[i].index, i);
         EXPECT_EQ(results[i].fingerprint, fp(certs[i]));
-        const bool refused = i == 5 || i == 17;
+        const bool refused = i == 5 || i == 30;
         EXPECT_EQ(results[i].accepted, !refused);
         EXPECT_EQ(std::any_of(results[i].checks.begin(), results[i].checks.end(),
                               [](const Check& c) { return c.outcome == Outcome::Fail; }),
@@ -236,12 +244,107 @@ TEST_F(ManagerTest, ALargeBatchOfLeavesGetsEachItsOwnVerdict) {
         if (!refused) expected.insert(fp(certs[i]));
     }
     EXPECT_EQ(anchord_keys(LogicalKeyring::Ima), expected);
+    auto saved = state::StateStore(state_dir()).load();
+    EXPECT_EQ(saved.records.size(), 1 + expected.size());
+    EXPECT_TRUE(saved.pending.empty()) << "write-ahead intents left behind";
+}
 
-    // And without partial, the one refusal refuses the whole batch.
-    auto again = certs;
-    again[3] = make_self_signed(signing_spec("another rogue"));
-    EXPECT_THROW(manager_->enroll(pem_bundle(again), "ima", {}, root_), Error);
-    EXPECT_EQ(anchord_keys(LogicalKeyring::Ima), expected);
+TEST_F(ManagerTest, ARefusalInTheSecondPartOfABatchUndoesTheFirstPartsLinks) {
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    const auto before = state::StateStore(state_dir()).load();
+    auto expect_nothing_changed = [&] {
+        EXPECT_TRUE(anchord_keys(LogicalKeyring::Ima).empty());
+        EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty()) << "a key stayed linked";
+        auto saved = state::StateStore(state_dir()).load();
+        EXPECT_EQ(saved.records.size(), before.records.size());
+        EXPECT_TRUE(saved.pending.empty()) << "write-ahead intents left behind";
+    };
+
+    // The policy refuses position 35, after the first part was linked.
+    auto certs = batch_of_leaves("policy batch", chain_.intermediate);
+    certs[35] = make_self_signed(signing_spec("late rogue"));
+    try {
+        manager_->enroll(pem_bundle(certs), "ima", {}, root_);
+        ADD_FAILURE() << "a batch with a rogue was enrolled";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::PolicyRejected);
+        EXPECT_NE(std::string(e.what()).find("#36 "), std::string::npos) << e.what();  // 1-based
+    }
+    expect_nothing_changed();
+
+    // The kernel refuses position 33, also after the first part was linked:
+    // its issuer is recorded, so the policy trusts it, but it was unlinked
+    // from secondary behind anchord's back (ENOKEY).
+    TestCert gone = make_signed(ca_spec("unlinked intermediate"), chain_.root);
+    auto enrolled = manager_->enroll(gone.der, "secondary", {}, root_);
+    ASSERT_EQ(enrolled.size(), 1u);
+    ASSERT_EQ(keyctl_unlink(enrolled[0].serial.value,
+                            manager_->keyring(LogicalKeyring::Secondary).serial.value),
+              0);
+    const auto with_gone = state::StateStore(state_dir()).load();
+    certs = batch_of_leaves("kernel batch", chain_.intermediate);
+    certs[33] = make_signed(signing_spec("under the unlinked intermediate"), gone);
+    try {
+        manager_->enroll(pem_bundle(certs), "ima", {}, root_);
+        ADD_FAILURE() << "a batch the kernel refuses part of was enrolled";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("ENOKEY"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty()) << "a key stayed linked";
+    auto saved = state::StateStore(state_dir()).load();
+    EXPECT_EQ(saved.records.size(), with_gone.records.size());
+    EXPECT_TRUE(saved.pending.empty()) << "write-ahead intents left behind";
+}
+
+TEST_F(ManagerTest, UndoingABatchKeepsAKeyThatWasThereBefore) {
+    // The leaf is linked behind anchord's back. A batch that holds it again
+    // makes the kernel replace that key with a new one; when the kernel then
+    // refuses the batch's last certificate, undoing the batch must not
+    // unlink the leaf's key, which was there before the call.
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    // Recorded, so the policy trusts it; unlinked, so the kernel does not.
+    TestCert gone = make_signed(ca_spec("unlinked intermediate"), chain_.root);
+    auto enrolled = manager_->enroll(gone.der, "secondary", {}, root_);
+    ASSERT_EQ(enrolled.size(), 1u);
+    ASSERT_EQ(keyctl_unlink(enrolled[0].serial.value,
+                            manager_->keyring(LogicalKeyring::Secondary).serial.value),
+              0);
+    const auto ima = manager_->keyring(LogicalKeyring::Ima).serial;
+    ASSERT_GT(::add_key("asymmetric", nullptr, chain_.leaf.der.data(), chain_.leaf.der.size(),
+                        ima.value),
+              0);
+    auto before = manager_->keys(LogicalKeyring::Ima);
+    ASSERT_EQ(before.size(), 1u);
+
+    for (std::size_t size : {std::size_t{3}, std::size_t{40}}) {  // in one part and in two
+        SCOPED_TRACE("a batch of " + std::to_string(size));
+        auto certs = batch_of_leaves("undone batch " + std::to_string(size), chain_.intermediate,
+                                     size);
+        certs[1] = chain_.leaf;
+        certs[size - 1] = make_signed(signing_spec("under the unlinked intermediate"), gone);
+        EXPECT_THROW(manager_->enroll(pem_bundle(certs), "ima", {}, root_), Error);
+        auto keys = manager_->keys(LogicalKeyring::Ima);
+        ASSERT_EQ(keys.size(), 1u) << "the batch's own keys stayed, or the leaf's went";
+        EXPECT_EQ(keys[0].description, before[0].description);
+    }
+}
+
+TEST_F(ManagerTest, TheSecondPartOfABatchChainsOnTheFirst) {
+    // Into secondary: a sub-CA at position 0, and at position 39 a CA that
+    // it issued: judged in the second part, it must see the first.
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    std::vector<TestCert> certs;
+    // RSA: this kernel cannot check what an ECDSA key signs.
+    certs.push_back(make_signed(ca_spec("first part sub-CA"), chain_.intermediate));
+    for (int i = 1; i < 39; ++i)
+        certs.push_back(make_signed(ca_spec("sibling CA " + std::to_string(i)), chain_.intermediate,
+                                    KeyType::P256));
+    certs.push_back(make_signed(ca_spec("second part CA"), certs[0], KeyType::P256));
+    auto results = manager_->enroll(pem_bundle(certs), "secondary", {}, root_);
+    ASSERT_EQ(results.size(), certs.size());
+    for (std::size_t i = 0; i < certs.size(); ++i)
+        EXPECT_TRUE(results[i].accepted) << "certificate " << i;
+    EXPECT_TRUE(anchord_keys(LogicalKeyring::Secondary).contains(fp(certs[39])));
 }
 
 TEST_F(ManagerTest, ACertificateTwiceInABundleIsEnrolledOnce) {
