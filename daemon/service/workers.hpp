@@ -6,6 +6,7 @@
 // own they never take every thread from the reads.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -22,8 +23,10 @@ class Workers {
   public:
     // `threads` threads per lane. At most `max_queued` jobs wait in each
     // lane; more are refused, so a flood of calls cannot grow memory
-    // without bound.
-    explicit Workers(std::size_t threads, std::size_t max_queued = 64);
+    // without bound. Once no change came for `quiet_before_trim` after the
+    // last one, the heap's free memory goes back to the system.
+    explicit Workers(std::size_t threads, std::size_t max_queued = 64,
+                     std::chrono::milliseconds quiet_before_trim = std::chrono::milliseconds(500));
     Workers(const Workers&) = delete;
     Workers& operator=(const Workers&) = delete;
     ~Workers();
@@ -46,6 +49,7 @@ class Workers {
     Queue reads_;
     Queue changes_;
     std::size_t max_queued_;
+    std::chrono::milliseconds quiet_before_trim_;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };
