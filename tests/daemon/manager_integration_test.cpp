@@ -151,6 +151,21 @@ class ManagerTest : public ::testing::Test {
 
     static Fingerprint fp(const TestCert& c) { return Fingerprint::of_der(c.der); }
 
+    // An intermediate enrolled into secondary, then unlinked behind
+    // anchord's back: recorded, so the policy trusts what it signs; gone
+    // from the kernel, which refuses that (ENOKEY).
+    TestCert unlinked_intermediate() {
+        TestCert gone = make_signed(ca_spec("unlinked intermediate"), chain_.root);
+        auto enrolled = manager_->enroll(gone.der, "secondary", {}, root_);
+        EXPECT_EQ(enrolled.size(), 1u);
+        if (enrolled.size() == 1u) {
+            EXPECT_EQ(keyctl_unlink(enrolled[0].serial.value,
+                                    manager_->keyring(LogicalKeyring::Secondary).serial.value),
+                      0);
+        }
+        return gone;
+    }
+
     Chain chain_ = make_chain();
     fs::path dir_;
     std::unique_ptr<Manager> manager_;
@@ -272,15 +287,9 @@ TEST_F(ManagerTest, ARefusalInTheSecondPartOfABatchUndoesTheFirstPartsLinks) {
     }
     expect_nothing_changed();
 
-    // The kernel refuses position 33, also after the first part was linked:
-    // its issuer is recorded, so the policy trusts it, but it was unlinked
-    // from secondary behind anchord's back (ENOKEY).
-    TestCert gone = make_signed(ca_spec("unlinked intermediate"), chain_.root);
-    auto enrolled = manager_->enroll(gone.der, "secondary", {}, root_);
-    ASSERT_EQ(enrolled.size(), 1u);
-    ASSERT_EQ(keyctl_unlink(enrolled[0].serial.value,
-                            manager_->keyring(LogicalKeyring::Secondary).serial.value),
-              0);
+    // The kernel refuses position 33 (ENOKEY), also after the first part
+    // was linked.
+    TestCert gone = unlinked_intermediate();
     const auto with_gone = state::StateStore(state_dir()).load();
     certs = batch_of_leaves("kernel batch", chain_.intermediate);
     certs[33] = make_signed(signing_spec("under the unlinked intermediate"), gone);
@@ -302,24 +311,18 @@ TEST_F(ManagerTest, UndoingABatchKeepsAKeyThatWasThereBefore) {
     // refuses the batch's last certificate, undoing the batch must not
     // unlink the leaf's key, which was there before the call.
     ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
-    // Recorded, so the policy trusts it; unlinked, so the kernel does not.
-    TestCert gone = make_signed(ca_spec("unlinked intermediate"), chain_.root);
-    auto enrolled = manager_->enroll(gone.der, "secondary", {}, root_);
-    ASSERT_EQ(enrolled.size(), 1u);
-    ASSERT_EQ(keyctl_unlink(enrolled[0].serial.value,
-                            manager_->keyring(LogicalKeyring::Secondary).serial.value),
-              0);
+    TestCert gone = unlinked_intermediate();
     const auto ima = manager_->keyring(LogicalKeyring::Ima).serial;
-    ASSERT_GT(::add_key("asymmetric", nullptr, chain_.leaf.der.data(), chain_.leaf.der.size(),
-                        ima.value),
-              0);
+    ASSERT_GT(
+        ::add_key("asymmetric", nullptr, chain_.leaf.der.data(), chain_.leaf.der.size(), ima.value),
+        0);
     auto before = manager_->keys(LogicalKeyring::Ima);
     ASSERT_EQ(before.size(), 1u);
 
     for (std::size_t size : {std::size_t{3}, std::size_t{40}}) {  // in one part and in two
         SCOPED_TRACE("a batch of " + std::to_string(size));
-        auto certs = batch_of_leaves("undone batch " + std::to_string(size), chain_.intermediate,
-                                     size);
+        auto certs =
+            batch_of_leaves("undone batch " + std::to_string(size), chain_.intermediate, size);
         certs[1] = chain_.leaf;
         certs[size - 1] = make_signed(signing_spec("under the unlinked intermediate"), gone);
         EXPECT_THROW(manager_->enroll(pem_bundle(certs), "ima", {}, root_), Error);
