@@ -66,11 +66,61 @@ std::string certificate_label(const Certificate& certificate) {
     return "'" + subject + "' (sha256:" + info.fingerprint.digest.hex().substr(0, 16) + "…)";
 }
 
+// Whether a certificate can sit in a chain above the enrollee. may_issue
+// rules out a candidate whose subject name hash differs from the child's
+// issuer name hash, so only certificates whose subject hash is one of
+// those reached from the enrollee's issuer, in turn, can be reached at all;
+// ChainGraph never looks at the others, and leaving them out changes no
+// verdict. Every verdict went through every certificate anchord knows (a
+// thousand enrolled leaves among them), a node each, three times over.
+class AboveTheEnrollee {
+  public:
+    AboveTheEnrollee(const Certificate& enrollee, const TrustSnapshot& snapshot) {
+        if (!want(enrollee.info().issuer_name_hash)) return;
+        // Each pass reaches one more level of issuers; a chain is a few deep.
+        for (bool grew = true; grew && !everything_;) {
+            grew = false;
+            auto visit = [&](const Certificate& c) {
+                if (everything_ || !can_be_above(c)) return;
+                const auto& issuer = c.info().issuer_name_hash;
+                if (issuer && std::find(wanted_.begin(), wanted_.end(), *issuer) != wanted_.end())
+                    return;
+                grew = true;
+                want(issuer);
+            };
+            for (const auto& [k, certs] : snapshot.certificates)
+                for (const auto& c : certs) visit(c);
+            for (const auto& c : snapshot.intermediates) visit(c);
+        }
+    }
+
+    bool can_be_above(const Certificate& c) const {
+        const auto& subject = c.info().subject_name_hash;
+        return everything_ || !subject ||
+               std::find(wanted_.begin(), wanted_.end(), *subject) != wanted_.end();
+    }
+
+  private:
+    // False when the hash is missing: names must then be compared, and
+    // every certificate may be above.
+    bool want(const std::optional<std::uint32_t>& hash) {
+        if (!hash) {
+            everything_ = true;
+            return false;
+        }
+        wanted_.push_back(*hash);
+        return true;
+    }
+
+    std::vector<std::uint32_t> wanted_;  // subject name hashes; a handful
+    bool everything_ = false;
+};
+
 std::vector<ChainNode> collect_nodes(const Certificate& enrollee, const KeyringPolicy& target,
                                      const TrustSnapshot& snapshot) {
+    const AboveTheEnrollee above(enrollee, snapshot);
     std::vector<ChainNode> nodes;
-    // Every certificate anchord knows passes through here for every verdict
-    // (a thousand enrolled leaves among them): a hash table, sized once.
+    // A certificate held by several keyrings is one node.
     struct DigestHash {
         std::size_t operator()(const Fingerprint& fp) const noexcept {
             std::size_t h;
@@ -78,14 +128,11 @@ std::vector<ChainNode> collect_nodes(const Certificate& enrollee, const KeyringP
             return h;
         }
     };
-    std::size_t total = 1 + snapshot.intermediates.size();
-    for (const auto& [k, certs] : snapshot.certificates) total += certs.size();
     std::unordered_map<Fingerprint, std::size_t, DigestHash> by_fingerprint;
-    by_fingerprint.reserve(total);
-    nodes.reserve(total);
 
     auto add_certificate = [&](const Certificate& c, std::optional<LogicalKeyring> keyring,
                                bool anchor, bool pinned) {
+        if (!nodes.empty() && !above.can_be_above(c)) return;
         auto [it, inserted] = by_fingerprint.emplace(c.info().fingerprint, nodes.size());
         if (!inserted) {
             ChainNode& existing = nodes[it->second];
