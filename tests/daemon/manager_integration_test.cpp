@@ -226,9 +226,9 @@ TEST_F(ManagerTest, ABundleMayChainOnItsOwnEarlierCertificates) {
 }
 
 // Large batches go in two parts, the second judged while the kernel links
-// the first (45% of 40: positions 0-17, then 18-39).
+// the first (30% of 60: positions 0-17, then 18-59).
 std::vector<TestCert> batch_of_leaves(const std::string& name, const TestCert& issuer,
-                                      std::size_t count = 40) {
+                                      std::size_t count = 60) {
     std::vector<TestCert> certs;
     for (std::size_t i = 0; i < count; ++i)
         certs.push_back(make_signed(signing_spec(name + " " + std::to_string(i)), issuer,
@@ -243,7 +243,7 @@ TEST_F(ManagerTest, ALargeBatchOfLeavesGetsEachItsOwnVerdict) {
     ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
     auto certs = batch_of_leaves("batch leaf", chain_.intermediate);
     certs[5] = make_self_signed(signing_spec("batch rogue"));
-    certs[30] = make_signed(ca_spec("batch CA"), chain_.intermediate);
+    certs[45] = make_signed(ca_spec("batch CA"), chain_.intermediate);
     auto results = manager_->enroll(pem_bundle(certs), "ima", {.partial = true}, root_);
     ASSERT_EQ(results.size(), certs.size());
     std::set<Fingerprint> expected;
@@ -251,7 +251,7 @@ TEST_F(ManagerTest, ALargeBatchOfLeavesGetsEachItsOwnVerdict) {
         SCOPED_TRACE("certificate " + std::to_string(i));
         EXPECT_EQ(results[i].index, i);
         EXPECT_EQ(results[i].fingerprint, fp(certs[i]));
-        const bool refused = i == 5 || i == 30;
+        const bool refused = i == 5 || i == 45;
         EXPECT_EQ(results[i].accepted, !refused);
         EXPECT_EQ(std::any_of(results[i].checks.begin(), results[i].checks.end(),
                               [](const Check& c) { return c.outcome == Outcome::Fail; }),
@@ -275,24 +275,24 @@ TEST_F(ManagerTest, ARefusalInTheSecondPartOfABatchUndoesTheFirstPartsLinks) {
         EXPECT_TRUE(saved.pending.empty()) << "write-ahead intents left behind";
     };
 
-    // The policy refuses position 35, after the first part was linked.
+    // The policy refuses position 50, after the first part was linked.
     auto certs = batch_of_leaves("policy batch", chain_.intermediate);
-    certs[35] = make_self_signed(signing_spec("late rogue"));
+    certs[50] = make_self_signed(signing_spec("late rogue"));
     try {
         manager_->enroll(pem_bundle(certs), "ima", {}, root_);
         ADD_FAILURE() << "a batch with a rogue was enrolled";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), ErrorCode::PolicyRejected);
-        EXPECT_NE(std::string(e.what()).find("#36 "), std::string::npos) << e.what();  // 1-based
+        EXPECT_NE(std::string(e.what()).find("#51 "), std::string::npos) << e.what();  // 1-based
     }
     expect_nothing_changed();
 
-    // The kernel refuses position 33 (ENOKEY), also after the first part
+    // The kernel refuses position 48 (ENOKEY), also after the first part
     // was linked.
     TestCert gone = unlinked_intermediate();
     const auto with_gone = state::StateStore(state_dir()).load();
     certs = batch_of_leaves("kernel batch", chain_.intermediate);
-    certs[33] = make_signed(signing_spec("under the unlinked intermediate"), gone);
+    certs[48] = make_signed(signing_spec("under the unlinked intermediate"), gone);
     try {
         manager_->enroll(pem_bundle(certs), "ima", {}, root_);
         ADD_FAILURE() << "a batch the kernel refuses part of was enrolled";
@@ -319,7 +319,7 @@ TEST_F(ManagerTest, UndoingABatchKeepsAKeyThatWasThereBefore) {
     auto before = manager_->keys(LogicalKeyring::Ima);
     ASSERT_EQ(before.size(), 1u);
 
-    for (std::size_t size : {std::size_t{3}, std::size_t{40}}) {  // in one part and in two
+    for (std::size_t size : {std::size_t{3}, std::size_t{60}}) {  // in one part and in two
         SCOPED_TRACE("a batch of " + std::to_string(size));
         auto certs =
             batch_of_leaves("undone batch " + std::to_string(size), chain_.intermediate, size);
@@ -333,13 +333,13 @@ TEST_F(ManagerTest, UndoingABatchKeepsAKeyThatWasThereBefore) {
 }
 
 TEST_F(ManagerTest, TheSecondPartOfABatchChainsOnTheFirst) {
-    // Into secondary: a sub-CA at position 0, and at position 39 a CA that
+    // Into secondary: a sub-CA at position 0, and at position 59 a CA that
     // it issued: judged in the second part, it must see the first.
     ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
     std::vector<TestCert> certs;
     // RSA: this kernel cannot check what an ECDSA key signs.
     certs.push_back(make_signed(ca_spec("first part sub-CA"), chain_.intermediate));
-    for (int i = 1; i < 39; ++i)
+    for (int i = 1; i < 59; ++i)
         certs.push_back(make_signed(ca_spec("sibling CA " + std::to_string(i)), chain_.intermediate,
                                     KeyType::P256));
     certs.push_back(make_signed(ca_spec("second part CA"), certs[0], KeyType::P256));
@@ -347,7 +347,7 @@ TEST_F(ManagerTest, TheSecondPartOfABatchChainsOnTheFirst) {
     ASSERT_EQ(results.size(), certs.size());
     for (std::size_t i = 0; i < certs.size(); ++i)
         EXPECT_TRUE(results[i].accepted) << "certificate " << i;
-    EXPECT_TRUE(anchord_keys(LogicalKeyring::Secondary).contains(fp(certs[39])));
+    EXPECT_TRUE(anchord_keys(LogicalKeyring::Secondary).contains(fp(certs[59])));
 }
 
 TEST_F(ManagerTest, ACertificateTwiceInABundleIsEnrolledOnce) {
