@@ -469,17 +469,36 @@ Certificate as_recorded(const Certificate& c) {
     return issuer ? c : c.without_x509();
 }
 
+// True when `state`'s records begin with `before`'s, in order: what an
+// enrollment or a write-ahead save leaves.
+bool only_added(const state::State& state, const state::State& before) {
+    if (state.records.size() < before.records.size()) return false;
+    return std::equal(before.records.begin(), before.records.end(), state.records.begin(),
+                      [](const state::Record& a, const state::Record& b) {
+                          return a.keyring == b.keyring && a.fingerprint == b.fingerprint;
+                      });
+}
+
+// The record map of `state`. `previous`, the map of `before`, lends the
+// certificates it already holds; `parsed` are those of new records.
 std::shared_ptr<const CertificateMap> parse_records(const state::State& state,
                                                     const CertificateMap* previous,
+                                                    const state::State* before = nullptr,
                                                     const std::vector<Certificate>& parsed = {}) {
-    auto map = std::make_shared<CertificateMap>();
+    // Records only added: the previous map copied whole (no comparison per
+    // node), then the new records. Rebuilding it by inserting every record
+    // was an eighth of a one-file enrollment's CPU at 1,000 records.
+    const bool copied = previous && before && only_added(state, *before);
+    auto map =
+        copied ? std::make_shared<CertificateMap>(*previous) : std::make_shared<CertificateMap>();
+    const std::size_t first_new = copied ? before->records.size() : 0;
     std::map<Fingerprint, const Certificate*> fresh;
     for (const auto& c : parsed) fresh.emplace(c.info().fingerprint, &c);
     std::vector<const state::Record*> todo;
     std::set<Fingerprint> queued;
-    for (const auto& r : state.records) {
+    for (const auto& r : std::span(state.records).subspan(first_new)) {
         if (map->contains(r.fingerprint) || !queued.insert(r.fingerprint).second) continue;
-        if (previous) {
+        if (previous && !copied) {
             if (auto it = previous->find(r.fingerprint); it != previous->end()) {
                 map->emplace(r.fingerprint, it->second);
                 continue;
@@ -580,7 +599,8 @@ std::shared_ptr<const Manager::Index> Manager::index(const Snapshot& view) const
 
 void Manager::save_locked(state::State next, const std::vector<Certificate>& parsed) {
     store_.save(next);  // throws Error(StateError)
-    auto certs = parse_records(next, snapshot().certificates.get(), parsed);
+    const auto view = snapshot();
+    auto certs = parse_records(next, view.certificates.get(), view.state.get(), parsed);
     // Moved, not copied: at a thousand records each copy of the state is a
     // megabyte of certificates, and an enrollment saves twice.
     auto saved = std::make_shared<const state::State>(std::move(next));
