@@ -121,14 +121,7 @@ std::vector<ChainNode> collect_nodes(const Certificate& enrollee, const KeyringP
     const AboveTheEnrollee above(enrollee, snapshot);
     std::vector<ChainNode> nodes;
     // A certificate held by several keyrings is one node.
-    struct DigestHash {
-        std::size_t operator()(const Fingerprint& fp) const noexcept {
-            std::size_t h;
-            std::memcpy(&h, fp.digest.bytes.data(), sizeof h);
-            return h;
-        }
-    };
-    std::unordered_map<Fingerprint, std::size_t, DigestHash> by_fingerprint;
+    std::unordered_map<Fingerprint, std::size_t> by_fingerprint;
 
     auto add_certificate = [&](const Certificate& c, std::optional<LogicalKeyring> keyring,
                                bool anchor, bool pinned) {

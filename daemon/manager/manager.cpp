@@ -363,6 +363,8 @@ class Manager::Notes {
 
 namespace {
 
+using FingerprintSet = std::unordered_set<Fingerprint>;
+
 // Finds which certificate a kernel key is: by the serial anchord linked it
 // as, else by the kernel's description of it.
 class KeyIdentifier {
@@ -386,7 +388,7 @@ class KeyIdentifier {
     // `preferred`: when several certificates share a description (same
     // name and key), the one recorded in this keyring wins.
     std::optional<Fingerprint> identify(LogicalKeyring keyring, const keyring::KeyEntry& key,
-                                        const std::set<Fingerprint>& preferred) const {
+                                        const FingerprintSet& preferred) const {
         if (auto it = by_serial_.find({keyring, key.serial}); it != by_serial_.end())
             return it->second;
         auto [lo, hi] = by_description_.equal_range(key.description);
@@ -403,7 +405,7 @@ class KeyIdentifier {
     // for all of them in one pass.
     std::map<Fingerprint, KeySerial> locate(LogicalKeyring keyring,
                                             const std::vector<keyring::KeyEntry>& keys,
-                                            const std::set<Fingerprint>& preferred) const {
+                                            const FingerprintSet& preferred) const {
         std::map<Fingerprint, KeySerial> out;
         for (const auto& key : keys) {
             if (auto it = by_serial_.find({keyring, key.serial}); it != by_serial_.end()) {
@@ -423,7 +425,10 @@ class KeyIdentifier {
 
   private:
     std::map<std::pair<LogicalKeyring, KeySerial>, Fingerprint> by_serial_;
-    std::multimap<std::string, Fingerprint> by_description_;
+    // Views into the certificates' descriptions: the Index that holds this
+    // identifier holds the record map, and the anchors live as long as the
+    // manager. Copying a thousand descriptions was most of building it.
+    std::multimap<std::string_view, Fingerprint> by_description_;
 };
 
 }  // namespace
@@ -436,7 +441,7 @@ struct Manager::Index {
     std::shared_ptr<const CertificateMap> certificates;
     std::shared_ptr<const LinkMap> linked;
     KeyIdentifier identifier;
-    std::map<LogicalKeyring, std::set<Fingerprint>> recorded;
+    std::map<LogicalKeyring, FingerprintSet> recorded;
 
     Index(const Snapshot& view, const std::vector<Certificate>& anchors)
         : state(view.state),
@@ -448,8 +453,8 @@ struct Manager::Index {
     bool built_from(const Snapshot& view) const {
         return state == view.state && certificates == view.certificates && linked == view.linked;
     }
-    const std::set<Fingerprint>& recorded_in(LogicalKeyring k) const {
-        static const std::set<Fingerprint> none;
+    const FingerprintSet& recorded_in(LogicalKeyring k) const {
+        static const FingerprintSet none;
         auto it = recorded.find(k);
         return it == recorded.end() ? none : it->second;
     }
@@ -1606,7 +1611,7 @@ std::vector<DriftEntry> Manager::compute_drift(const Snapshot& view) const {
                 continue;
             }
         }
-        std::set<Fingerprint> found;
+        FingerprintSet found;
         const auto* keyring_policy = view.policy->find(k);
         bool enrollable = keyring_policy && keyring_policy->enrollable;
         bool anchord_seal = false;

@@ -387,13 +387,9 @@ RecordKey key_of(const Record& rec) {
     return {rec.fingerprint, rec.keyring};
 }
 
-// The fingerprint is a SHA-256: any eight of its bytes are as good a hash
-// as any computed from all of them.
 struct RecordKeyHash {
     std::size_t operator()(const RecordKey& key) const noexcept {
-        std::size_t h = 0;
-        std::memcpy(&h, key.first.digest.bytes.data(), sizeof h);
-        return h ^ static_cast<std::size_t>(key.second);
+        return std::hash<Fingerprint>{}(key.first) ^ static_cast<std::size_t>(key.second);
     }
 };
 

@@ -7,6 +7,7 @@
 #include <compare>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -70,3 +71,22 @@ struct KeySerial {
 };
 
 }  // namespace anchord
+
+// Digests key the daemon's hash tables of certificates and keys. A SHA-256
+// is uniform: eight of its bytes are as good a hash as any computed from
+// all of them.
+template <>
+struct std::hash<anchord::Sha256> {
+    std::size_t operator()(const anchord::Sha256& d) const noexcept {
+        std::size_t h;
+        std::memcpy(&h, d.bytes.data(), sizeof h);
+        return h;
+    }
+};
+
+template <>
+struct std::hash<anchord::Fingerprint> {
+    std::size_t operator()(const anchord::Fingerprint& f) const noexcept {
+        return std::hash<anchord::Sha256>{}(f.digest);
+    }
+};
