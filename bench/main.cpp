@@ -538,6 +538,9 @@ void Bench::queries() {
             client_->read_keys("ima");
             client_->managed_objects();
         }
+        // Idle: anchord gives a change's free memory back once the changes
+        // pause (half a second), not while they keep coming.
+        std::this_thread::sleep_for(std::chrono::seconds(1));
         r_.rss_after_queries_kib = static_cast<double>(daemon.rss_kib());
         daemon.stop();
     }

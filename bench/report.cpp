@@ -245,7 +245,7 @@ std::string to_markdown(const Results& r) {
     row("", r.anon_rss_full, "MiB", 1024, nullptr, nullptr);
     row("", r.pss_full, "MiB", 1024, nullptr, nullptr);
     if (r.rss_after_queries_kib) {
-        md << "| | anchord VmRSS after " << r.n << " enrollments and the queries | "
+        md << "| | anchord VmRSS idle (1 s) after " << r.n << " enrollments and the queries | "
            << mib(*r.rss_after_queries_kib) << " | | | | | | |\n";
     }
 
