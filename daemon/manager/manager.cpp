@@ -933,17 +933,14 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     // On one thread: two threads decoding at once contend for OpenSSL 3.0's
     // locks (its decoder lookup) and were measured no faster.
     for (std::size_t i = 0; i < split; ++i) decode_entry(entries[i]);
-    {
-        // Verdicts reached on two threads where no certificate of the first
-        // part can issue another: the trust each sees is then the same as in
-        // order (the others are never reached from it).
-        if (cannot_issue_one_another(std::span<const BundleEntry>(entries).first(split))) {
-            on_two_threads(split, [&](std::size_t i) {
-                if (entries[i].certificate)
-                    early[i] =
-                        evaluate(*entries[i].certificate, k, *view.policy, trust, kernel_, now);
-            });
-        }
+    // Verdicts reached on two threads where no certificate of the first part
+    // can issue another: the trust each sees is then the same as in order
+    // (the others are never reached from it).
+    if (cannot_issue_one_another(std::span<const BundleEntry>(entries).first(split))) {
+        on_two_threads(split, [&](std::size_t i) {
+            if (entries[i].certificate)
+                early[i] = evaluate(*entries[i].certificate, k, *view.policy, trust, kernel_, now);
+        });
     }
     for (std::size_t i = 0; i < split; ++i) decide(i);
 
@@ -1060,11 +1057,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
                 journal::warning(
                     journal::Event::Refused, why,
                     fields(k, r.fingerprint, requester.uid, "kernel-rejected:" + name));
-                if (!options.partial) {
-                    guards.clear();  // unlinks what this call linked
-                    abandon();
-                    throw Error(e.code(), why);
-                }
+                if (!options.partial) throw Error(e.code(), why);  // undone below
             }
         }
     };
@@ -1076,22 +1069,18 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         }
         if (second.valid()) {
             second.get();  // rethrows what judging the second part threw
-            if (first_failure && !options.partial) {
-                guards.clear();
-                abandon();
-                throw *first_failure;
-            }
+            if (first_failure && !options.partial) throw *first_failure;
             if (auto part = links_of(split, entries.size()); !part.empty()) {
                 save_intents(part);
                 link(part);
             }
         }
     } catch (...) {
-        // Whatever else went wrong half-way: the links made go again.
-        if (!guards.empty()) {
-            guards.clear();
-            abandon();
-        }
+        // Whatever stopped the call half-way (a refusal of an all-or-nothing
+        // call, a failed save, judging that threw): the links it made go
+        // again (guards.clear unlinks them), and so do its intents.
+        guards.clear();
+        abandon();
         throw;
     }
     if (to_link.empty()) {
