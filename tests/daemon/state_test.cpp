@@ -634,6 +634,28 @@ class StateJournalTest : public StateStoreTest {
     State reload() const { return StateStore(root_).load(); }
     fs::path snapshot() const { return root_ / "state.json"; }
     fs::path journal() const { return root_ / "state.journal"; }
+
+    // Applies each change to `s` and saves it through `store`, whose
+    // journal holds its header alone: each save must be one more line, the
+    // snapshot must stay as it was, a new store must read back `s`, and
+    // saving `s` again must write nothing (the store knows what it wrote).
+    void expect_one_line_each(StateStore& store, State& s,
+                              const std::vector<std::function<void(State&)>>& changes) {
+        const std::string first_snapshot = read_bytes(snapshot());
+        ASSERT_EQ(lines_of(read_bytes(journal())), 1u) << "the header alone";
+        std::size_t lines = 1;
+        for (std::size_t i = 0; i < changes.size(); ++i) {
+            SCOPED_TRACE("change " + std::to_string(i));
+            changes[i](s);
+            store.save(s);
+            ASSERT_EQ(read_bytes(snapshot()), first_snapshot) << "the whole state was written";
+            ASSERT_EQ(lines_of(read_bytes(journal())), ++lines);
+            ASSERT_EQ(reload(), s);
+            const std::string journal_text = read_bytes(journal());
+            store.save(s);
+            ASSERT_EQ(read_bytes(journal()), journal_text) << "saving it again wrote a line";
+        }
+    }
 };
 
 // Every kind of change is one appended line, the snapshot stays as it was,
@@ -643,8 +665,6 @@ TEST_F(StateJournalTest, EverySaveAfterTheFirstIsOneLineAndReadsBackEqual) {
     State s;
     s.records = {record_of(1), record_of(2, LogicalKeyring::Evm), record_of(3)};
     store.save(s);
-    const std::string first_snapshot = read_bytes(snapshot());
-    ASSERT_EQ(lines_of(read_bytes(journal())), 1u) << "the header alone";
 
     std::vector<std::function<void(State&)>> changes{
         [](State& x) { x.records.push_back(record_of(4)); },        // added
@@ -668,20 +688,7 @@ TEST_F(StateJournalTest, EverySaveAfterTheFirstIsOneLineAndReadsBackEqual) {
         },
         [](State& x) { x.records.push_back(record_of(1)); },  // back again, now last
     };
-    std::size_t lines = 1;
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-        SCOPED_TRACE("change " + std::to_string(i));
-        changes[i](s);
-        store.save(s);
-        EXPECT_EQ(read_bytes(snapshot()), first_snapshot) << "the snapshot was rewritten";
-        EXPECT_EQ(lines_of(read_bytes(journal())), ++lines);
-        EXPECT_EQ(reload(), s);
-    }
-
-    // Saving what is already saved writes nothing.
-    const std::string journal_before = read_bytes(journal());
-    store.save(s);
-    EXPECT_EQ(read_bytes(journal()), journal_before);
+    expect_one_line_each(store, s, changes);
 }
 
 // A record's certificate goes into the journal only when the record is
@@ -834,7 +841,6 @@ TEST_F(StateJournalTest, ALongRunOfSavesThroughOneStoreStaysOneLineEach) {
     State s;
     for (int i = 0; i < 8; ++i) s.records.push_back(record_of(i));
     store.save(s);
-    const std::string first_snapshot = read_bytes(snapshot());
 
     const std::vector<std::function<void(State&)>> changes{
         [&](State& x) { x.records.push_back(record_of(8)); },
@@ -903,20 +909,8 @@ TEST_F(StateJournalTest, ALongRunOfSavesThroughOneStoreStaysOneLineEach) {
         },
         [&](State& x) { record(x, 20).source = "again"; },
     };
-    std::size_t lines = 1;
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-        SCOPED_TRACE("change " + std::to_string(i));
-        changes[i](s);
-        store.save(s);
-        ASSERT_EQ(read_bytes(snapshot()), first_snapshot) << "the whole state was written";
-        ASSERT_EQ(lines_of(read_bytes(journal())), ++lines);
-        ASSERT_EQ(reload(), s);
-        // The store knows what it wrote: saving the same state again
-        // writes nothing.
-        const std::string journal_text = read_bytes(journal());
-        store.save(s);
-        ASSERT_EQ(read_bytes(journal()), journal_text);
-    }
+    expect_one_line_each(store, s, changes);
+    if (HasFatalFailure()) return;
 
     StateStore fresh(root_);
     EXPECT_EQ(fresh.load(), s);
