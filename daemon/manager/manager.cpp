@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -48,23 +49,6 @@ void on_two_threads(std::size_t count, const std::function<void(std::size_t)>& b
     });
     for (std::size_t i = 0; i < half; ++i) body(i);
     second.get();
-}
-
-// True when no certificate of the bundle names as its issuer the subject of
-// one of them (itself included): each one's verdict then cannot reach the
-// others, and sees the same trust whether they come before it or not.
-bool cannot_issue_one_another(std::span<const BundleEntry> entries) {
-    std::unordered_set<std::uint32_t> issuers;
-    for (const auto& e : entries) {
-        if (!e.certificate) continue;
-        const auto& info = e.certificate->info();
-        // Without the hashes, names would have to be compared: in order then.
-        if (!info.issuer_name_hash || !info.subject_name_hash) return false;
-        issuers.insert(*info.issuer_name_hash);
-    }
-    return std::none_of(entries.begin(), entries.end(), [&](const BundleEntry& e) {
-        return e.certificate && issuers.contains(*e.certificate->info().subject_name_hash);
-    });
 }
 
 std::string keyring_list() {
@@ -853,7 +837,6 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     std::vector<Step> steps(entries.size());
     std::optional<Error> first_failure;
     std::map<Fingerprint, std::size_t> seen;
-    std::vector<std::optional<Verdict>> early(entries.size());
 
     // Position i's plan, in order: each accepted certificate joins the trust
     // that the next ones' verdicts see, for a bundle that carries its own
@@ -882,8 +865,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         }
         seen.emplace(fp, i);
 
-        auto verdict =
-            early[i] ? std::move(*early[i]) : evaluate(cert, k, *view.policy, trust, kernel_, now);
+        auto verdict = evaluate(cert, k, *view.policy, trust, kernel_, now);
         r.checks = verdict.checks;
         r.belongs_in = verdict.belongs_in;
 
@@ -915,35 +897,6 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         trust.certificates[k].push_back(cert);
     };
 
-    // A large batch goes in two parts. The first is decoded and judged;
-    // then, while the kernel links it (over half of a batch's time, one key
-    // at a time: the kernel checks a link's signature under the keyring's
-    // lock), the second is decoded and judged on the other core. The second
-    // part's verdicts see the first part's certificates as they would in
-    // order. A refusal in the second part of an all-or-nothing call undoes
-    // the first part's links, so the call still changes nothing.
-    constexpr std::size_t kWorthTwoParts = 32;
-    const bool two_parts =
-        entries.size() >= kWorthTwoParts && std::thread::hardware_concurrency() >= 2;
-    // Measured at 100 certificates a call: the kernel links one in 330 us,
-    // decoding and judging one on a core of its own takes about 120 us. A
-    // first part of 30% lets the second be judged before the first is
-    // linked (40% and 20% were measured slower).
-    const std::size_t split = two_parts ? entries.size() * 30 / 100 : entries.size();
-    // On one thread: two threads decoding at once contend for OpenSSL 3.0's
-    // locks (its decoder lookup) and were measured no faster.
-    for (std::size_t i = 0; i < split; ++i) decode_entry(entries[i]);
-    // Verdicts reached on two threads where no certificate of the first part
-    // can issue another: the trust each sees is then the same as in order
-    // (the others are never reached from it).
-    if (cannot_issue_one_another(std::span<const BundleEntry>(entries).first(split))) {
-        on_two_threads(split, [&](std::size_t i) {
-            if (entries[i].certificate)
-                early[i] = evaluate(*entries[i].certificate, k, *view.policy, trust, kernel_, now);
-        });
-    }
-    for (std::size_t i = 0; i < split; ++i) decide(i);
-
     auto mirror_duplicates = [&] {
         for (std::size_t i = 0; i < steps.size(); ++i) {
             if (steps[i].plan != Plan::Duplicate) continue;
@@ -951,38 +904,6 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
             results[i] = results[steps[i].first];
             results[i].index = index;
         }
-    };
-
-    if (first_failure && !options.partial) throw *first_failure;
-
-    // The second part, judged meanwhile. Should the first part's linking
-    // throw, the future's destructor waits for it before the locals go; it
-    // stops early then.
-    std::atomic<bool> stop{false};
-    std::future<void> second;
-    if (split < entries.size()) {
-        second = std::async(std::launch::async, [&] {
-            for (std::size_t i = split; i < entries.size() && !stop; ++i) {
-                decode_entry(entries[i]);
-                decide(i);
-            }
-        });
-    }
-    struct StopSecond {
-        std::atomic<bool>& stop;
-        std::future<void>& second;
-        ~StopSecond() {
-            stop = true;
-            if (second.valid()) second.wait();
-        }
-    } stop_second{stop, second};
-
-    auto links_of = [&](std::size_t from, std::size_t to) {
-        std::vector<std::size_t> out;
-        for (std::size_t i = from; i < to; ++i) {
-            if (steps[i].plan == Plan::Link) out.push_back(i);
-        }
-        return out;
     };
 
     // Write-ahead: should anchord die between the link and the record, the
@@ -1027,6 +948,80 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         }
     };
 
+    // The bundle streams through two threads. One decodes and judges it in
+    // order and saves the intents of what it accepts a few positions at a
+    // time; this one links each position once its intent is saved. The
+    // kernel's links are most of a batch's time and cannot overlap (the
+    // kernel checks a link's signature under the keyring's lock), so they
+    // start after the first few verdicts and the judging stays ahead of
+    // them on the other core. Judging in order lets a certificate chain on
+    // one accepted before it. A refusal of an all-or-nothing call after the
+    // linking began undoes the links, so the call still changes nothing.
+    constexpr std::size_t kWorthStreaming = 32;
+    const bool streaming =
+        entries.size() >= kWorthStreaming && std::thread::hardware_concurrency() >= 2;
+    struct Progress {
+        std::mutex mutex;
+        std::condition_variable moved;
+        std::size_t ready = 0;  // positions [0, ready) are judged and their intents saved
+        bool done = false;      // the judging has ended, or stopped
+        bool refused = false;   // an all-or-nothing call met a refusal
+    } progress;
+    std::atomic<bool> stop{false};
+    auto judge = [&] {
+        struct Ended {
+            Progress& p;
+            ~Ended() {
+                {
+                    std::lock_guard lock(p.mutex);
+                    p.done = true;
+                }
+                p.moved.notify_one();
+            }
+        } ended{progress};
+        // A small bundle is judged whole before anything is linked, so that
+        // a refusal in it costs no kernel work. In a large one the first
+        // parts are small, to start the linking early, and each next one is
+        // larger: a save is a journal line and an fdatasync whatever it holds.
+        constexpr std::size_t kFirstPart = 8;
+        constexpr std::size_t kLargestPart = 32;
+        std::size_t part_size = streaming ? kFirstPart : entries.size();
+        std::vector<std::size_t> part;
+        std::size_t part_end = part_size;
+        for (std::size_t i = 0; i < entries.size() && !stop; ++i) {
+            decode_entry(entries[i]);
+            decide(i);
+            if (first_failure && !options.partial) {
+                std::lock_guard lock(progress.mutex);
+                progress.refused = true;
+                return;
+            }
+            if (steps[i].plan == Plan::Link) part.push_back(i);
+            if (i + 1 < part_end && i + 1 < entries.size()) continue;
+            if (!part.empty()) save_intents(part);
+            part.clear();
+            part_size = std::min(2 * part_size, kLargestPart);
+            part_end = i + 1 + part_size;
+            {
+                std::lock_guard lock(progress.mutex);
+                progress.ready = i + 1;
+            }
+            progress.moved.notify_one();
+        }
+    };
+    std::future<void> judging;
+    if (streaming) judging = std::async(std::launch::async, judge);
+    // Should linking throw, the judging stops and is waited for before the
+    // locals it uses go.
+    struct StopJudging {
+        std::atomic<bool>& stop;
+        std::future<void>& judging;
+        ~StopJudging() {
+            stop = true;
+            if (judging.valid()) judging.wait();
+        }
+    } stop_judging{stop, judging};
+
     std::vector<keyring::LinkGuard> guards;
     std::vector<std::size_t> linked;
     // What the keyring held as this call began (under the change lock),
@@ -1034,51 +1029,58 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     // from them.
     std::unordered_set<std::string> descriptions;
     for (const auto& key : present) descriptions.insert(key.description);
-    auto link = [&](const std::vector<std::size_t>& part) {
-        for (auto i : part) {
-            const auto& cert = *steps[i].certificate;
-            auto& r = results[i];
-            try {
-                auto added = keyrings_.add(k, cert.der(), descriptions);
-                if (!added.description.empty()) descriptions.insert(added.description);
-                // A key with the same description was there already and the
-                // kernel replaced it with this one: undoing must not remove it.
-                if (!added.already_present) guards.emplace_back(added.serial, *location.serial);
-                r.accepted = true;
-                r.serial = added.serial;
-                r.kernel = {true, "", "linked into " + location.kernel_name};
-                linked.push_back(i);
-            } catch (const keyring::KernelError& e) {
-                std::string name = keyring::errno_name(e.error_number());
-                r.accepted = false;
-                r.kernel = {false, name, e.what()};
-                std::string why = describe_position(i, r.fingerprint) + " refused by the kernel (" +
-                                  name + "): " + e.what();
-                journal::warning(
-                    journal::Event::Refused, why,
-                    fields(k, r.fingerprint, requester.uid, "kernel-rejected:" + name));
-                if (!options.partial) throw Error(e.code(), why);  // undone below
-            }
+    auto link = [&](std::size_t i) {
+        const auto& cert = *steps[i].certificate;
+        auto& r = results[i];
+        try {
+            auto added = keyrings_.add(k, cert.der(), descriptions);
+            if (!added.description.empty()) descriptions.insert(added.description);
+            // A key with the same description was there already and the
+            // kernel replaced it with this one: undoing must not remove it.
+            if (!added.already_present) guards.emplace_back(added.serial, *location.serial);
+            r.accepted = true;
+            r.serial = added.serial;
+            r.kernel = {true, "", "linked into " + location.kernel_name};
+            linked.push_back(i);
+        } catch (const keyring::KernelError& e) {
+            std::string name = keyring::errno_name(e.error_number());
+            r.accepted = false;
+            r.kernel = {false, name, e.what()};
+            std::string why = describe_position(i, r.fingerprint) + " refused by the kernel (" +
+                              name + "): " + e.what();
+            journal::warning(journal::Event::Refused, why,
+                             fields(k, r.fingerprint, requester.uid, "kernel-rejected:" + name));
+            if (!options.partial) throw Error(e.code(), why);  // undone below
         }
     };
 
     try {
-        if (auto part = links_of(0, split); !part.empty()) {
-            save_intents(part);
-            link(part);
-        }
-        if (second.valid()) {
-            second.get();  // rethrows what judging the second part threw
-            if (first_failure && !options.partial) throw *first_failure;
-            if (auto part = links_of(split, entries.size()); !part.empty()) {
-                save_intents(part);
-                link(part);
+        if (!judging.valid()) judge();
+        for (std::size_t at = 0;;) {
+            std::size_t ready = 0;
+            bool done = false;
+            {
+                std::unique_lock lock(progress.mutex);
+                progress.moved.wait(
+                    lock, [&] { return progress.ready > at || progress.done || progress.refused; });
+                if (progress.refused) break;  // the call fails: why, below
+                ready = progress.ready;
+                done = progress.done;
             }
+            for (; at < ready; ++at) {
+                if (steps[at].plan == Plan::Link) link(at);
+            }
+            if (done) break;
         }
+        if (judging.valid()) judging.get();  // rethrows what the judging threw
+        if (first_failure && !options.partial) throw *first_failure;
     } catch (...) {
         // Whatever stopped the call half-way (a refusal of an all-or-nothing
-        // call, a failed save, judging that threw): the links it made go
-        // again (guards.clear unlinks them), and so do its intents.
+        // call, a failed save, judging that threw): the judging ends first,
+        // then the links it made go again (guards.clear unlinks them), and
+        // so do its intents.
+        stop = true;
+        if (judging.valid()) judging.wait();
         guards.clear();
         abandon();
         throw;

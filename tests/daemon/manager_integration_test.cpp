@@ -225,8 +225,8 @@ TEST_F(ManagerTest, ABundleMayChainOnItsOwnEarlierCertificates) {
               (std::set<Fingerprint>{fp(chain_.intermediate), fp(sub)}));
 }
 
-// Large batches go in two parts, the second judged while the kernel links
-// the first (30% of 60: positions 0-17, then 18-59).
+// Large batches stream: the kernel links each part while the next ones are
+// judged (of 60: positions 0-7, 8-23, 24-55, then 56-59).
 std::vector<TestCert> batch_of_leaves(const std::string& name, const TestCert& issuer,
                                       std::size_t count = 60) {
     std::vector<TestCert> certs;
@@ -237,9 +237,8 @@ std::vector<TestCert> batch_of_leaves(const std::string& name, const TestCert& i
 }
 
 TEST_F(ManagerTest, ALargeBatchOfLeavesGetsEachItsOwnVerdict) {
-    // No leaf can issue another, so the first part's verdicts are reached on
-    // two threads; a rogue in the first part and a CA in the second, which
-    // the policy refuses: each result must still be its own certificate's.
+    // A rogue in the first part and a CA in the last but one, which the
+    // policy refuses: each result must still be its own certificate's.
     ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
     auto certs = batch_of_leaves("batch leaf", chain_.intermediate);
     certs[5] = make_self_signed(signing_spec("batch rogue"));
@@ -264,7 +263,7 @@ TEST_F(ManagerTest, ALargeBatchOfLeavesGetsEachItsOwnVerdict) {
     EXPECT_TRUE(saved.pending.empty()) << "write-ahead intents left behind";
 }
 
-TEST_F(ManagerTest, ARefusalInTheSecondPartOfABatchUndoesTheFirstPartsLinks) {
+TEST_F(ManagerTest, ARefusalInALaterPartOfABatchUndoesTheLinksBeforeIt) {
     ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
     const auto before = state::StateStore(state_dir()).load();
     auto expect_nothing_changed = [&] {
@@ -275,7 +274,7 @@ TEST_F(ManagerTest, ARefusalInTheSecondPartOfABatchUndoesTheFirstPartsLinks) {
         EXPECT_TRUE(saved.pending.empty()) << "write-ahead intents left behind";
     };
 
-    // The policy refuses position 50, after the first part was linked.
+    // The policy refuses position 50, after the first parts were linked.
     auto certs = batch_of_leaves("policy batch", chain_.intermediate);
     certs[50] = make_self_signed(signing_spec("late rogue"));
     try {
@@ -287,8 +286,7 @@ TEST_F(ManagerTest, ARefusalInTheSecondPartOfABatchUndoesTheFirstPartsLinks) {
     }
     expect_nothing_changed();
 
-    // The kernel refuses position 48 (ENOKEY), also after the first part
-    // was linked.
+    // The kernel refuses position 48 (ENOKEY), after 48 links.
     TestCert gone = unlinked_intermediate();
     const auto with_gone = state::StateStore(state_dir()).load();
     certs = batch_of_leaves("kernel batch", chain_.intermediate);
@@ -332,9 +330,9 @@ TEST_F(ManagerTest, UndoingABatchKeepsAKeyThatWasThereBefore) {
     }
 }
 
-TEST_F(ManagerTest, TheSecondPartOfABatchChainsOnTheFirst) {
+TEST_F(ManagerTest, ALaterPartOfABatchChainsOnTheFirst) {
     // Into secondary: a sub-CA at position 0, and at position 59 a CA that
-    // it issued: judged in the second part, it must see the first.
+    // it issued: judged in the last part, it must see the first.
     ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
     std::vector<TestCert> certs;
     // RSA: this kernel cannot check what an ECDSA key signs.
@@ -342,7 +340,7 @@ TEST_F(ManagerTest, TheSecondPartOfABatchChainsOnTheFirst) {
     for (int i = 1; i < 59; ++i)
         certs.push_back(make_signed(ca_spec("sibling CA " + std::to_string(i)), chain_.intermediate,
                                     KeyType::P256));
-    certs.push_back(make_signed(ca_spec("second part CA"), certs[0], KeyType::P256));
+    certs.push_back(make_signed(ca_spec("last part CA"), certs[0], KeyType::P256));
     auto results = manager_->enroll(pem_bundle(certs), "secondary", {}, root_);
     ASSERT_EQ(results.size(), certs.size());
     for (std::size_t i = 0; i < certs.size(); ++i)
