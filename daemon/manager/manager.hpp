@@ -188,8 +188,14 @@ class Manager {
 
     // --- the bus API --------------------------------------------------------
     std::vector<CertificateResult> verify(ByteView bundle, std::string_view keyring) const;
+    // `answer`, when given, gets the results as soon as the certificates are
+    // linked and recorded, before the drift pass and the listener's
+    // notifications that follow every change: the caller need not wait for
+    // them. Readers of the drift meanwhile make that pass themselves.
+    using Answer = std::function<void(const std::vector<CertificateResult>&)>;
     std::vector<CertificateResult> enroll(ByteView bundle, std::string_view keyring,
-                                          const EnrollOptions& options, const Requester& requester);
+                                          const EnrollOptions& options, const Requester& requester,
+                                          const Answer& answer = {});
     void remove(std::string_view fingerprint, std::string_view keyring, const Requester& requester);
     bool seal(std::string_view keyring, const Requester& requester);
     std::vector<DriftEntry> reconcile(const Requester& requester);
@@ -240,6 +246,11 @@ class Manager {
     std::vector<std::pair<const state::Record*, std::string>> link_again_locked(
         const std::vector<const state::Record*>& records, std::vector<Link>& links, Notes& notes);
     std::vector<DriftEntry> refresh_drift_locked(Notes& notes);
+    // While one lives, a change was answered and its drift pass is under
+    // way: readers of the drift make their own.
+    class DriftPending;
+    // The drift while a pass is pending; `passes`, drift_passes_ as it was seen pending.
+    std::vector<DriftEntry> drift_ahead(std::uint64_t passes) const;
     std::vector<DriftEntry> compute_drift(const Snapshot& view) const;
     // Saves `next` and makes it the state readers see; throws Error(StateError).
     // `parsed`: certificates the caller has read already, so that they are
@@ -298,6 +309,8 @@ class Manager {
     std::map<LogicalKeyring, bool> seal_kernel_;
     std::vector<DriftEntry> drift_;
     bool compliant_ = true;
+    bool drift_pending_ = false;
+    std::uint64_t drift_passes_ = 0;
     std::chrono::system_clock::time_point last_reconcile_{};
     std::vector<ProvisionEntry> provisioning_;
 

@@ -1,7 +1,9 @@
 #include "service/manager_object.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "journal/journal.hpp"
@@ -94,19 +96,39 @@ namespace {
 // returns, or with its error. The bus thread only validates and identifies
 // the caller: anything that may wait (the manager's lock, held for a whole
 // enrollment; polkit's answer) happens here, so reads keep being answered.
+//
+// A body that takes a Respond answers itself, and may go on working after it
+// (a change's drift pass and signals): the caller does not wait for that.
+// What it throws once it has answered is only logged.
+template <typename... Outs>
+using Respond = std::function<void(const Outs&...)>;
+
 template <typename... Outs, typename Body>
 void answer_on(Workers& workers, Lane lane, sdbus::Result<Outs...>&& result, Body body) {
     auto reply = std::make_shared<sdbus::Result<Outs...>>(std::move(result));
     auto job = [reply, body = std::move(body)]() mutable {
+        bool answered = false;
         try {
-            if constexpr (sizeof...(Outs) == 0) {
+            if constexpr (std::is_invocable_v<Body&, const Respond<Outs...>&>) {
+                Respond<Outs...> respond = [&](const Outs&... outs) {
+                    answered = true;
+                    reply->returnResults(outs...);
+                };
+                body(respond);
+                if (!answered) throw Error(ErrorCode::Internal, "the request was not answered");
+            } else if constexpr (sizeof...(Outs) == 0) {
                 body();
                 reply->returnResults();
             } else {
                 reply->returnResults(body());
             }
         } catch (...) {
-            reply->returnError(to_bus_error(std::current_exception()));
+            if (!answered) {
+                reply->returnError(to_bus_error(std::current_exception()));
+            } else {
+                journal::log(LOG_ERR, "after its answer, a request failed: " +
+                                          to_bus_error(std::current_exception()).getMessage());
+            }
         }
     };
     if (!workers.post(std::move(job), lane)) {
@@ -139,16 +161,19 @@ void ManagerObject::Enroll(sdbus::Result<Results>&& result, std::vector<uint8_t>
         auto checked = arguments::check_enroll(certificates, keyring, option_arguments(options));
         return std::pair(current_caller(), checked.options);
     });
-    answer_on(workers_, Lane::Change, std::move(result),
-              [this, caller = std::move(caller), parsed = parsed,
-               certificates = std::move(certificates), keyring = std::move(keyring)] {
-                  check(caller, auth::Action::Enroll);
-                  Results out;
-                  for (const auto& r :
-                       manager_.enroll(certificates, keyring, parsed, requester_of(caller)))
-                      out.push_back(to_bus(r));
-                  return out;
-              });
+    answer_on(
+        workers_, Lane::Change, std::move(result),
+        [this, caller = std::move(caller), parsed = parsed, certificates = std::move(certificates),
+         keyring = std::move(keyring)](const Respond<Results>& respond) {
+            check(caller, auth::Action::Enroll);
+            manager_.enroll(certificates, keyring, parsed, requester_of(caller),
+                            [&](const std::vector<manager::CertificateResult>& results) {
+                                Results out;
+                                out.reserve(results.size());
+                                for (const auto& r : results) out.push_back(to_bus(r));
+                                respond(out);
+                            });
+        });
 }
 
 void ManagerObject::Remove(sdbus::Result<>&& result, std::string fingerprint, std::string keyring) {

@@ -385,6 +385,43 @@ TEST_F(ManagerTest, ListenersHearEveryChangeAfterTheLocksAreReleased) {
     EXPECT_EQ(listener_.sealed.size(), 1u);
 }
 
+TEST_F(ManagerTest, AnEnrollmentAnswersBeforeItsDriftPassAndReadersSeeTheDriftAfterIt) {
+    // The intermediate is recorded but gone from the kernel: drift. Enrolled
+    // again, it is linked again, and the drift pass after the answer clears
+    // the drift. A reader asking in between (here, at the answer) gets the
+    // drift after the enrollment, never the one from before.
+    unlinked_intermediate();
+    manager_->refresh_drift();
+    ASSERT_FALSE(manager_->compliant());
+    ASSERT_EQ(manager_->drift().size(), 1u);
+    ASSERT_EQ(manager_->drift()[0].kind, manager::DriftKind::Missing);
+    const auto gone = manager_->drift()[0].fingerprint;
+
+    std::size_t answers = 0;
+    std::size_t enrolled_heard_at_answer = 0;
+    std::vector<manager::DriftEntry> drift_at_answer{{}};
+    bool compliant_at_answer = false;
+    auto results =
+        manager_->enroll(state::StateStore(state_dir()).load().records.back().der, "secondary", {},
+                         root_, [&](const std::vector<manager::CertificateResult>& answered) {
+                             ++answers;
+                             EXPECT_EQ(answered.size(), 1u);
+                             EXPECT_TRUE(!answered.empty() && answered[0].accepted);
+                             enrolled_heard_at_answer = listener_.enrolled.size();
+                             drift_at_answer = manager_->drift();
+                             compliant_at_answer = manager_->compliant();
+                         });
+    EXPECT_EQ(answers, 1u);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].fingerprint->to_string(), gone);
+    EXPECT_TRUE(drift_at_answer.empty()) << "a reader got the drift from before the enrollment";
+    EXPECT_TRUE(compliant_at_answer);
+    EXPECT_TRUE(manager_->drift().empty());
+    EXPECT_TRUE(manager_->compliant());
+    // The listener hears of the change after the answer.
+    EXPECT_EQ(listener_.enrolled.size(), enrolled_heard_at_answer + 1);
+}
+
 TEST_F(ManagerTest, ConcurrentEnrollmentsAndReadsAllSucceed) {
     ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
     std::vector<TestCert> leaves;
