@@ -996,7 +996,6 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         std::condition_variable moved;
         std::size_t ready = 0;  // positions [0, ready) are judged and their intents saved
         bool done = false;      // the judging has ended, or stopped
-        bool refused = false;   // an all-or-nothing call met a refusal
     } progress;
     std::atomic<bool> stop{false};
     auto judge = [&] {
@@ -1022,11 +1021,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         for (std::size_t i = 0; i < entries.size() && !stop; ++i) {
             decode_entry(entries[i]);
             decide(i);
-            if (first_failure && !options.partial) {
-                std::lock_guard lock(progress.mutex);
-                progress.refused = true;
-                return;
-            }
+            if (first_failure && !options.partial) return;  // the call fails
             if (steps[i].plan == Plan::Link) part.push_back(i);
             if (i + 1 < part_end && i + 1 < entries.size()) continue;
             if (!part.empty()) save_intents(part);
@@ -1041,17 +1036,6 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         }
     };
     std::future<void> judging;
-    if (streaming) judging = std::async(std::launch::async, judge);
-    // Should linking throw, the judging stops and is waited for before the
-    // locals it uses go.
-    struct StopJudging {
-        std::atomic<bool>& stop;
-        std::future<void>& judging;
-        ~StopJudging() {
-            stop = true;
-            if (judging.valid()) judging.wait();
-        }
-    } stop_judging{stop, judging};
 
     std::vector<keyring::LinkGuard> guards;
     std::vector<std::size_t> linked;
@@ -1086,18 +1070,22 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     };
 
     try {
-        if (!judging.valid()) judge();
+        if (streaming) {
+            judging = std::async(std::launch::async, judge);
+        } else {
+            judge();
+        }
         for (std::size_t at = 0;;) {
             std::size_t ready = 0;
             bool done = false;
             {
                 std::unique_lock lock(progress.mutex);
-                progress.moved.wait(
-                    lock, [&] { return progress.ready > at || progress.done || progress.refused; });
-                if (progress.refused) break;  // the call fails: why, below
+                progress.moved.wait(lock, [&] { return progress.ready > at || progress.done; });
                 ready = progress.ready;
                 done = progress.done;
             }
+            // Read once the judging is done: a refusal, why below.
+            if (done && first_failure && !options.partial) break;
             for (; at < ready; ++at) {
                 if (steps[at].plan == Plan::Link) link(at);
             }
@@ -1679,7 +1667,6 @@ std::vector<DriftEntry> Manager::refresh_drift_locked(Notes& notes) {
         changed = drift != drift_;
         drift_ = drift;
         ++drift_passes_;
-        compliant_ = drift.empty();
         last_reconcile_ = std::chrono::system_clock::now();
     }
     if (changed) {
@@ -1761,13 +1748,7 @@ std::string Manager::policy_digest() const {
 }
 
 bool Manager::compliant() const {
-    std::uint64_t passes = 0;
-    {
-        std::lock_guard lock(data_mutex_);
-        if (!drift_pending_) return compliant_;
-        passes = drift_passes_;
-    }
-    return drift_ahead(passes).empty();
+    return drift().empty();
 }
 
 std::uint64_t Manager::last_reconcile_usec() const {

@@ -308,7 +308,6 @@ class Manager {
     // For each sealed keyring: does the kernel enforce the seal?
     std::map<LogicalKeyring, bool> seal_kernel_;
     std::vector<DriftEntry> drift_;
-    bool compliant_ = true;
     bool drift_pending_ = false;
     std::uint64_t drift_passes_ = 0;
     std::chrono::system_clock::time_point last_reconcile_{};
