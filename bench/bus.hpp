@@ -2,13 +2,12 @@
 // sdbus-c++ as any client would be.
 #pragma once
 
-#include <sdbus-c++/sdbus-c++.h>
-
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "anchord/sdbus.hpp"
 #include "anchord/types.hpp"
 
 namespace anchord::bench {

@@ -1,14 +1,14 @@
 #include "bus.hpp"
 
-#include <anchord/proxy.h>
-#include <sdbus-c++/sdbus-c++.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
 #include <map>
 #include <string_view>
+
+// bus.hpp brought anchord/sdbus.hpp: the generated proxy marshals with its overloads.
+#include "anchord/proxy.h"
 
 namespace anchorctl {
 

@@ -4,14 +4,13 @@
 // one place to agree with.
 #pragma once
 
-#include <sdbus-c++/sdbus-c++.h>
-
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "anchord/sdbus.hpp"
 #include "anchord/verdict.hpp"
 
 namespace anchorctl {

@@ -4,7 +4,6 @@
 // waits for signals and runs the drift timer and the watchdog.
 #include <malloc.h>
 #include <poll.h>
-#include <sdbus-c++/sdbus-c++.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
@@ -20,6 +19,7 @@
 #include <string>
 
 #include "anchord/error.hpp"
+#include "anchord/sdbus.hpp"
 #include "auth/authorizer.hpp"
 #include "config/config.hpp"
 #include "journal/journal.hpp"

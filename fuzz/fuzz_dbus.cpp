@@ -12,7 +12,6 @@
 // read-only properties decode nothing: sd-bus refuses any argument to them
 // by signature before a handler runs.
 #include <fuzzer/FuzzedDataProvider.h>
-#include <sdbus-c++/sdbus-c++.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +25,7 @@
 
 #include "anchord/certificate.hpp"
 #include "anchord/error.hpp"
+#include "anchord/sdbus.hpp"
 #include "manager/manager.hpp"
 #include "service/arguments.hpp"
 #include "service/bus_errors.hpp"

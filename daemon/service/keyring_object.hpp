@@ -3,10 +3,10 @@
 // asked, so it always shows what the kernel holds now.
 #pragma once
 
-#include <sdbus-c++/sdbus-c++.h>
-
 #include <string>
 
+#include "anchord/sdbus.hpp"
+// After sdbus.hpp: the generated code marshals with its overloads.
 #include "anchord/adaptor.h"
 #include "anchord/types.hpp"
 #include "manager/manager.hpp"

@@ -8,14 +8,14 @@
 // lane, so the bus thread never waits and reads are always answered.
 #pragma once
 
-#include <sdbus-c++/sdbus-c++.h>
-
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "anchord/sdbus.hpp"
+// After sdbus.hpp: the generated code marshals with its overloads.
 #include "anchord/adaptor.h"
 #include "auth/authorizer.hpp"
 #include "manager/manager.hpp"

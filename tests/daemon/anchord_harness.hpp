@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 #include <keyutils.h>
 #include <poll.h>
-#include <sdbus-c++/sdbus-c++.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -35,6 +34,7 @@
 
 #include "anchord/error.hpp"
 #include "anchord/policy.hpp"
+#include "anchord/sdbus.hpp"
 #include "anchord/types.hpp"
 #include "dbus_daemon.hpp"
 #include "kernel_keys.hpp"

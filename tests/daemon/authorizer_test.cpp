@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <pwd.h>
-#include <sdbus-c++/sdbus-c++.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "anchord/sdbus.hpp"
 #include "dbus_daemon.hpp"
 
 namespace anchord::auth {
