@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -17,6 +16,7 @@
 #include <utility>
 
 #include "journal/journal.hpp"
+#include "manager/batch.hpp"
 
 namespace anchord::manager {
 namespace {
@@ -979,64 +979,6 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         }
     };
 
-    // The bundle streams through two threads. One decodes and judges it in
-    // order and saves the intents of what it accepts a few positions at a
-    // time; this one links each position once its intent is saved. The
-    // kernel's links are most of a batch's time and cannot overlap (the
-    // kernel checks a link's signature under the keyring's lock), so they
-    // start after the first few verdicts and the judging stays ahead of
-    // them on the other core. Judging in order lets a certificate chain on
-    // one accepted before it. A refusal of an all-or-nothing call after the
-    // linking began undoes the links, so the call still changes nothing.
-    constexpr std::size_t kWorthStreaming = 32;
-    const bool streaming =
-        entries.size() >= kWorthStreaming && std::thread::hardware_concurrency() >= 2;
-    struct Progress {
-        std::mutex mutex;
-        std::condition_variable moved;
-        std::size_t ready = 0;  // positions [0, ready) are judged and their intents saved
-        bool done = false;      // the judging has ended, or stopped
-    } progress;
-    std::atomic<bool> stop{false};
-    auto judge = [&] {
-        struct Ended {
-            Progress& p;
-            ~Ended() {
-                {
-                    std::lock_guard lock(p.mutex);
-                    p.done = true;
-                }
-                p.moved.notify_one();
-            }
-        } ended{progress};
-        // A small bundle is judged whole before anything is linked, so that
-        // a refusal in it costs no kernel work. In a large one the first
-        // parts are small, to start the linking early, and each next one is
-        // larger: a save is a journal line and an fdatasync whatever it holds.
-        constexpr std::size_t kFirstPart = 8;
-        constexpr std::size_t kLargestPart = 32;
-        std::size_t part_size = streaming ? kFirstPart : entries.size();
-        std::vector<std::size_t> part;
-        std::size_t part_end = part_size;
-        for (std::size_t i = 0; i < entries.size() && !stop; ++i) {
-            decode_entry(entries[i]);
-            decide(i);
-            if (first_failure && !options.partial) return;  // the call fails
-            if (steps[i].plan == Plan::Link) part.push_back(i);
-            if (i + 1 < part_end && i + 1 < entries.size()) continue;
-            if (!part.empty()) save_intents(part);
-            part.clear();
-            part_size = std::min(2 * part_size, kLargestPart);
-            part_end = i + 1 + part_size;
-            {
-                std::lock_guard lock(progress.mutex);
-                progress.ready = i + 1;
-            }
-            progress.moved.notify_one();
-        }
-    };
-    std::future<void> judging;
-
     std::vector<keyring::LinkGuard> guards;
     std::vector<std::size_t> linked;
     // What the keyring held as this call began (under the change lock),
@@ -1069,37 +1011,38 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         }
     };
 
+    // The bundle streams through two threads (manager/batch.hpp): this one
+    // links each position once its intent is saved, the other decodes and
+    // judges in order, so that a certificate may chain on one accepted
+    // before it. A refusal of an all-or-nothing call after the linking
+    // began undoes the links, so the call still changes nothing.
+    constexpr std::size_t kWorthStreaming = 32;
+    const bool streaming =
+        entries.size() >= kWorthStreaming && std::thread::hardware_concurrency() >= 2;
+    BatchSteps batch;
+    batch.judge = [&](std::size_t i) {
+        decode_entry(entries[i]);
+        decide(i);
+        return !first_failure || options.partial;
+    };
+    batch.close_part = [&](std::size_t begin, std::size_t end) {
+        std::vector<std::size_t> part;
+        for (auto i = begin; i < end; ++i) {
+            if (steps[i].plan == Plan::Link) part.push_back(i);
+        }
+        if (!part.empty()) save_intents(part);
+    };
+    batch.act = [&](std::size_t i) {
+        if (steps[i].plan == Plan::Link) link(i);
+    };
+
     try {
-        if (streaming) {
-            judging = std::async(std::launch::async, judge);
-        } else {
-            judge();
-        }
-        for (std::size_t at = 0;;) {
-            std::size_t ready = 0;
-            bool done = false;
-            {
-                std::unique_lock lock(progress.mutex);
-                progress.moved.wait(lock, [&] { return progress.ready > at || progress.done; });
-                ready = progress.ready;
-                done = progress.done;
-            }
-            // Read once the judging is done: a refusal, why below.
-            if (done && first_failure && !options.partial) break;
-            for (; at < ready; ++at) {
-                if (steps[at].plan == Plan::Link) link(at);
-            }
-            if (done) break;
-        }
-        if (judging.valid()) judging.get();  // rethrows what the judging threw
-        if (first_failure && !options.partial) throw *first_failure;
+        if (!run_batch(entries.size(), streaming, batch)) throw *first_failure;
     } catch (...) {
         // Whatever stopped the call half-way (a refusal of an all-or-nothing
-        // call, a failed save, judging that threw): the judging ends first,
-        // then the links it made go again (guards.clear unlinks them), and
-        // so do its intents.
-        stop = true;
-        if (judging.valid()) judging.wait();
+        // call, a failed save, judging that threw), once the judging ended:
+        // the links it made go again (guards.clear unlinks them), and so do
+        // its intents.
         guards.clear();
         abandon();
         throw;
