@@ -786,13 +786,18 @@ std::vector<CertificateResult> Manager::verify(ByteView bundle,
 
 class Manager::DriftPending {
   public:
+    // Each window starts without a drift found ahead: a pass that threw
+    // left the pass count as it was, and what was found before it is older
+    // than this change.
     explicit DriftPending(Manager& m) : m_(m) {
         std::lock_guard lock(m_.data_mutex_);
         m_.drift_pending_ = true;
+        m_.drift_ahead_.reset();
     }
     ~DriftPending() {
         std::lock_guard lock(m_.data_mutex_);
         m_.drift_pending_ = false;
+        m_.drift_ahead_.reset();
     }
     DriftPending(const DriftPending&) = delete;
     DriftPending& operator=(const DriftPending&) = delete;
@@ -1696,6 +1701,8 @@ bool Manager::compliant() const {
 
 std::uint64_t Manager::last_reconcile_usec() const {
     std::lock_guard lock(data_mutex_);
+    if (drift_pending_ && drift_ahead_ && drift_ahead_->passes == drift_passes_)
+        return usec_since_epoch(drift_ahead_->at);
     return usec_since_epoch(last_reconcile_);
 }
 
@@ -1704,6 +1711,7 @@ std::vector<DriftEntry> Manager::drift() const {
     {
         std::lock_guard lock(data_mutex_);
         if (!drift_pending_) return drift_;
+        if (drift_ahead_ && drift_ahead_->passes == drift_passes_) return drift_ahead_->drift;
         passes = drift_passes_;
     }
     return drift_ahead(passes);
@@ -1718,8 +1726,11 @@ std::vector<DriftEntry> Manager::drift_ahead(std::uint64_t passes) const {
     // lock is held); should it end meanwhile, the next change may have begun
     // and what was found here may be half of it: the pass's result then.
     auto found = compute_drift(snapshot());
+    const auto at = std::chrono::system_clock::now();
     std::lock_guard lock(data_mutex_);
-    return drift_passes_ == passes ? found : drift_;
+    if (drift_passes_ != passes) return drift_;
+    drift_ahead_ = DriftAhead{passes, found, at};
+    return found;
 }
 
 std::vector<ProvisionEntry> Manager::provisioning() const {

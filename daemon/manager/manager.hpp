@@ -247,7 +247,8 @@ class Manager {
         const std::vector<const state::Record*>& records, std::vector<Link>& links, Notes& notes);
     std::vector<DriftEntry> refresh_drift_locked(Notes& notes);
     // While one lives, a change was answered and its drift pass is under
-    // way: readers of the drift make their own.
+    // way: the first reader of the drift makes it ahead of the pass, for
+    // the readers after it until the pass ends.
     class DriftPending;
     // The drift while a pass is pending; `passes`, drift_passes_ as it was seen pending.
     std::vector<DriftEntry> drift_ahead(std::uint64_t passes) const;
@@ -311,6 +312,15 @@ class Manager {
     bool drift_pending_ = false;
     std::uint64_t drift_passes_ = 0;
     std::chrono::system_clock::time_point last_reconcile_{};
+    // What a reader found while pass number `passes` was pending, and when:
+    // Drift, Compliant and LastReconcile agree in that window, and the
+    // readers after the first take its result instead of making their own.
+    struct DriftAhead {
+        std::uint64_t passes = 0;
+        std::vector<DriftEntry> drift;
+        std::chrono::system_clock::time_point at{};
+    };
+    mutable std::optional<DriftAhead> drift_ahead_;
     std::vector<ProvisionEntry> provisioning_;
 
     std::atomic<Listener*> listener_{nullptr};

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -400,7 +401,16 @@ TEST_F(ManagerTest, AnEnrollmentAnswersBeforeItsDriftPassAndReadersSeeTheDriftAf
     std::size_t answers = 0;
     std::size_t enrolled_heard_at_answer = 0;
     std::vector<manager::DriftEntry> drift_at_answer{{}};
+    std::vector<manager::DriftEntry> drift_read_again{{}};
     bool compliant_at_answer = false;
+    std::uint64_t reconciled_at_answer = 0;
+    // Microseconds, as LastReconcile counts them.
+    const auto usec_now = [] {
+        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+    };
+    const std::uint64_t before_enrolling = usec_now();
     auto results =
         manager_->enroll(state::StateStore(state_dir()).load().records.back().der, "secondary", {},
                          root_, [&](const std::vector<manager::CertificateResult>& answered) {
@@ -410,12 +420,19 @@ TEST_F(ManagerTest, AnEnrollmentAnswersBeforeItsDriftPassAndReadersSeeTheDriftAf
                              enrolled_heard_at_answer = listener_.enrolled.size();
                              drift_at_answer = manager_->drift();
                              compliant_at_answer = manager_->compliant();
+                             reconciled_at_answer = manager_->last_reconcile_usec();
+                             drift_read_again = manager_->drift();
                          });
     EXPECT_EQ(answers, 1u);
     ASSERT_EQ(results.size(), 1u);
     EXPECT_EQ(results[0].fingerprint->to_string(), gone);
     EXPECT_TRUE(drift_at_answer.empty()) << "a reader got the drift from before the enrollment";
+    EXPECT_TRUE(drift_read_again.empty());
     EXPECT_TRUE(compliant_at_answer);
+    // LastReconcile agrees with the Drift read beside it: computed after
+    // the enrollment began, not the pass before it.
+    EXPECT_GE(reconciled_at_answer, before_enrolling);
+    EXPECT_GE(manager_->last_reconcile_usec(), reconciled_at_answer);
     EXPECT_TRUE(manager_->drift().empty());
     EXPECT_TRUE(manager_->compliant());
     // The listener hears of the change after the answer.
