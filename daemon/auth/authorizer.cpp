@@ -1,15 +1,14 @@
 #include "auth/authorizer.hpp"
 
 #include <pwd.h>
-#include <sdbus-c++/Error.h>
-#include <sdbus-c++/IProxy.h>
-#include <sdbus-c++/Types.h>
 #include <systemd/sd-bus.h>
 
 #include <map>
 #include <memory>
 #include <utility>
 #include <vector>
+
+#include "anchord/sdbus.hpp"
 
 namespace anchord::auth {
 namespace {
