@@ -40,7 +40,7 @@ bool run_batch(std::size_t count, bool streaming, const BatchSteps& steps, Batch
             if (i + 1 < begin + part_size && i + 1 < count) continue;
             steps.close_part(begin, i + 1);
             begin = i + 1;
-            part_size = std::min(2 * part_size, std::max(parts.largest, parts.first));
+            part_size = std::min(2 * part_size, parts.largest);
             {
                 std::lock_guard lock(progress.mutex);
                 progress.ready = i + 1;

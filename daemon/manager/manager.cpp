@@ -786,18 +786,16 @@ std::vector<CertificateResult> Manager::verify(ByteView bundle,
 
 class Manager::DriftPending {
   public:
-    // Each window starts without a drift found ahead: a pass that threw
-    // left the pass count as it was, and what was found before it is older
-    // than this change.
+    // A window is a generation of its own, so what a reader found in an
+    // earlier one (even one whose pass threw) never serves this one.
     explicit DriftPending(Manager& m) : m_(m) {
         std::lock_guard lock(m_.data_mutex_);
         m_.drift_pending_ = true;
-        m_.drift_ahead_.reset();
+        ++m_.drift_generation_;
     }
     ~DriftPending() {
         std::lock_guard lock(m_.data_mutex_);
         m_.drift_pending_ = false;
-        m_.drift_ahead_.reset();
     }
     DriftPending(const DriftPending&) = delete;
     DriftPending& operator=(const DriftPending&) = delete;
@@ -1614,7 +1612,7 @@ std::vector<DriftEntry> Manager::refresh_drift_locked(Notes& notes) {
         std::lock_guard data(data_mutex_);
         changed = drift != drift_;
         drift_ = drift;
-        ++drift_passes_;
+        ++drift_generation_;
         last_reconcile_ = std::chrono::system_clock::now();
     }
     if (changed) {
@@ -1701,23 +1699,24 @@ bool Manager::compliant() const {
 
 std::uint64_t Manager::last_reconcile_usec() const {
     std::lock_guard lock(data_mutex_);
-    if (drift_pending_ && drift_ahead_ && drift_ahead_->passes == drift_passes_)
+    if (drift_pending_ && drift_ahead_ && drift_ahead_->generation == drift_generation_)
         return usec_since_epoch(drift_ahead_->at);
     return usec_since_epoch(last_reconcile_);
 }
 
 std::vector<DriftEntry> Manager::drift() const {
-    std::uint64_t passes = 0;
+    std::uint64_t generation = 0;
     {
         std::lock_guard lock(data_mutex_);
         if (!drift_pending_) return drift_;
-        if (drift_ahead_ && drift_ahead_->passes == drift_passes_) return drift_ahead_->drift;
-        passes = drift_passes_;
+        if (drift_ahead_ && drift_ahead_->generation == drift_generation_)
+            return drift_ahead_->drift;
+        generation = drift_generation_;
     }
-    return drift_ahead(passes);
+    return drift_ahead(generation);
 }
 
-std::vector<DriftEntry> Manager::drift_ahead(std::uint64_t passes) const {
+std::vector<DriftEntry> Manager::drift_ahead(std::uint64_t generation) const {
     // A change was answered and its drift pass is under way: what that pass
     // will find is found here too, not the drift from before the change.
     // Waiting for the pass instead would deadlock a property read on the
@@ -1728,8 +1727,8 @@ std::vector<DriftEntry> Manager::drift_ahead(std::uint64_t passes) const {
     auto found = compute_drift(snapshot());
     const auto at = std::chrono::system_clock::now();
     std::lock_guard lock(data_mutex_);
-    if (drift_passes_ != passes) return drift_;
-    drift_ahead_ = DriftAhead{passes, found, at};
+    if (drift_generation_ != generation) return drift_;
+    drift_ahead_ = DriftAhead{generation, found, at};
     return found;
 }
 

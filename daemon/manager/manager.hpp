@@ -250,8 +250,9 @@ class Manager {
     // way: the first reader of the drift makes it ahead of the pass, for
     // the readers after it until the pass ends.
     class DriftPending;
-    // The drift while a pass is pending; `passes`, drift_passes_ as it was seen pending.
-    std::vector<DriftEntry> drift_ahead(std::uint64_t passes) const;
+    // The drift while a pass is pending; `generation`, drift_generation_ as
+    // it was seen pending.
+    std::vector<DriftEntry> drift_ahead(std::uint64_t generation) const;
     std::vector<DriftEntry> compute_drift(const Snapshot& view) const;
     // Saves `next` and makes it the state readers see; throws Error(StateError).
     // `parsed`: certificates the caller has read already, so that they are
@@ -310,13 +311,14 @@ class Manager {
     std::map<LogicalKeyring, bool> seal_kernel_;
     std::vector<DriftEntry> drift_;
     bool drift_pending_ = false;
-    std::uint64_t drift_passes_ = 0;
+    // Moves when a change opens a drift window and when a pass ends.
+    std::uint64_t drift_generation_ = 0;
     std::chrono::system_clock::time_point last_reconcile_{};
-    // What a reader found while pass number `passes` was pending, and when:
+    // What a reader found in window `generation`, and when:
     // Drift, Compliant and LastReconcile agree in that window, and the
     // readers after the first take its result instead of making their own.
     struct DriftAhead {
-        std::uint64_t passes = 0;
+        std::uint64_t generation = 0;
         std::vector<DriftEntry> drift;
         std::chrono::system_clock::time_point at{};
     };

@@ -3,9 +3,11 @@
 // writes and reads, through a real dbus-daemon.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "anchord/sdbus.hpp"
@@ -40,44 +42,36 @@ class BytesServer {
         : conn_(sdbus::createSessionBusConnectionWithAddress(address)) {
         conn_->requestName(kName);
         object_ = sdbus::createObject(*conn_, kPath);
-        object_->registerMethod(kInterface, "Echo", "ay", "ay", [](sdbus::MethodCall call) {
-            Bytes bytes;
-            call >> bytes;
-            auto reply = call.createReply();
-            reply << bytes;
-            reply.send();
-        });
-        object_->registerMethod(kInterface, "Split", "ay", "aay", [](sdbus::MethodCall call) {
-            Bytes bytes;
-            call >> bytes;
+        serve("Echo", "ay", "ay", [](Bytes bytes) { return bytes; });
+        serve("Split", "ay", "aay", [](Bytes bytes) {
             std::vector<Bytes> parts;
             for (std::size_t at = 0; at < bytes.size(); at += 1000)
                 parts.emplace_back(bytes.begin() + at,
                                    bytes.begin() + std::min(bytes.size(), at + 1000));
-            auto reply = call.createReply();
-            reply << parts;
-            reply.send();
+            return parts;
         });
-        object_->registerMethod(kInterface, "Size", "ay", "t", [](sdbus::MethodCall call) {
-            Bytes bytes;
-            call >> bytes;
-            auto reply = call.createReply();
-            reply << static_cast<std::uint64_t>(bytes.size());
-            reply.send();
-        });
-        object_->registerMethod(kInterface, "Misread", "s", "t", [](sdbus::MethodCall call) {
-            Bytes bytes;
-            call >> bytes;
-            auto reply = call.createReply();
-            reply << static_cast<std::uint64_t>(bytes.size());
-            reply.send();
-        });
+        const auto size = [](Bytes bytes) { return static_cast<std::uint64_t>(bytes.size()); };
+        serve("Size", "ay", "t", size);
+        serve("Misread", "s", "t", size);
         object_->finishRegistration();
         conn_->enterEventLoopAsync();
     }
     ~BytesServer() { conn_->leaveEventLoop(); }
 
   private:
+    // A method that reads its first argument as bytes and answers what
+    // `make` returns of them.
+    template <typename Make>
+    void serve(const char* method, const char* in, const char* out, Make make) {
+        object_->registerMethod(kInterface, method, in, out, [make](sdbus::MethodCall call) {
+            Bytes bytes;
+            call >> bytes;
+            auto reply = call.createReply();
+            reply << make(std::move(bytes));
+            reply.send();
+        });
+    }
+
     std::unique_ptr<sdbus::IConnection> conn_;
     std::unique_ptr<sdbus::IObject> object_;
 };
