@@ -5,6 +5,7 @@
 #include "anchord/certificate.hpp"
 
 #include <openssl/err.h>
+#include <openssl/provider.h>
 
 #include <array>
 #include <string_view>
@@ -122,7 +123,7 @@ Certificate decode_der(ByteView der) {
     const detail::TbsLayout layout = detail::locate_tbs(der, outer);
 
     const unsigned char* p = der.data();
-    ossl::X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    ossl::X509Ptr x509 = detail::read_x509(der, &p);
     if (!x509) throw EntryProblem("not an X.509 certificate: " + ossl::drain_errors());
     if (p != der.data() + der.size())
         throw EntryProblem("OpenSSL read only part of the certificate");
@@ -486,7 +487,7 @@ X509* Certificate::x509() const {
     if (auto held = parts_->x509.load(std::memory_order_acquire)) return held.get();
     // Two threads may both decode here; one result is kept, the other freed.
     const unsigned char* p = parts_->der.data();
-    ossl::X509Ptr fresh(d2i_X509(nullptr, &p, static_cast<long>(parts_->der.size())));
+    ossl::X509Ptr fresh = detail::read_x509(parts_->der, &p);
     if (!fresh) {
         // The DER was read and checked once already: only a failed
         // allocation (or DER that did not come from this library) ends here.
@@ -501,6 +502,27 @@ X509* Certificate::x509() const {
     return decoded.get();
 }
 
+EVP_PKEY* Certificate::public_key() const {
+    if (auto held = parts_->public_key.load(std::memory_order_acquire)) return held.get();
+    if (parts_->public_key_tried.load(std::memory_order_acquire)) return nullptr;
+    // As with x509(): two threads may both load it; one result is kept.
+    ossl::EvpPkeyPtr fresh = detail::load_public_key(parts_->der);
+    ERR_clear_error();
+    if (!fresh) {
+        parts_->public_key_tried.store(true, std::memory_order_release);
+        return nullptr;
+    }
+    std::shared_ptr<EVP_PKEY> loaded(fresh.release(), EVP_PKEY_free);
+    std::shared_ptr<EVP_PKEY> expected;
+    if (!parts_->public_key.compare_exchange_strong(expected, loaded, std::memory_order_acq_rel))
+        return expected.get();
+    return loaded.get();
+}
+
+bool Certificate::signature_verified_by(EVP_PKEY* issuer_key) const {
+    return detail::verify_signature(parts_->der, x509(), issuer_key);
+}
+
 Certificate Certificate::without_x509() const {
     return Certificate(parts_->der, nullptr, parts_->info);
 }
@@ -513,3 +535,82 @@ Certificate parse_der_certificate(ByteView der) {
 }
 
 }  // namespace anchord
+
+namespace anchord::detail {
+
+namespace {
+
+// A library context with no algorithm in it (OpenSSL's "null" provider keeps
+// it from falling back to the default one). A certificate decoded in it has
+// its names, fields and extensions but no public key: the decoder lookup for
+// the key finds nothing, at once.
+OSSL_LIB_CTX* fields_only_context() {
+    struct Context {
+        Context() : ctx(OSSL_LIB_CTX_new()), null(OSSL_PROVIDER_load(ctx, "null")) {}
+        ~Context() {
+            if (null) OSSL_PROVIDER_unload(null);
+            OSSL_LIB_CTX_free(ctx);
+        }
+        Context(const Context&) = delete;
+        Context& operator=(const Context&) = delete;
+        OSSL_LIB_CTX* ctx;
+        OSSL_PROVIDER* null;
+    };
+    static const Context context;
+    if (context.ctx == nullptr || context.null == nullptr)
+        throw Error(ErrorCode::Internal,
+                    "OpenSSL cannot set up a library context: " + ossl::drain_errors());
+    return context.ctx;
+}
+
+}  // namespace
+
+ossl::X509Ptr read_x509(ByteView der, const unsigned char** end) {
+    ossl::X509Ptr x509(X509_new_ex(fields_only_context(), nullptr));
+    if (!x509) return x509;
+    // ASN1_item_d2i, unlike d2i_X509 into an object, does not cache the
+    // extensions, which would refuse a certificate whose extensions do not
+    // decode before inspect() can say which one.
+    X509* raw = x509.release();
+    *end = der.data();
+    const bool read = ASN1_item_d2i(reinterpret_cast<ASN1_VALUE**>(&raw), end,
+                                    static_cast<long>(der.size()), ASN1_ITEM_rptr(X509)) != nullptr;
+    ossl::X509Ptr out(raw);  // on failure OpenSSL has freed the object and nulled `raw`
+    if (!read) return nullptr;
+    return out;
+}
+
+ossl::EvpPkeyPtr load_public_key(ByteView der) {
+    // The default library context, as anchord always loaded keys.
+    const unsigned char* p = der.data();
+    ossl::X509Ptr full(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (!full) return nullptr;
+    EVP_PKEY* key = X509_get0_pubkey(full.get());
+    if (key == nullptr || EVP_PKEY_up_ref(key) != 1) return nullptr;
+    return ossl::EvpPkeyPtr(key);
+}
+
+bool verify_signature(ByteView der, X509* x509, EVP_PKEY* key) {
+    if (key == nullptr) return false;
+    // The TBSCertificate as it stands in the DER (decode_der checked that it
+    // re-encodes to the same bytes): an ANY holding a SEQUENCE is encoded as
+    // its bytes exactly, so OpenSSL hashes what the kernel hashes.
+    const Tlv outer = read_tlv(der, 0, der.size());
+    const ByteView tbs = read_tlv(der, outer.content_offset(), outer.end()).whole(der);
+    ossl::Asn1StringPtr sequence(ASN1_STRING_type_new(V_ASN1_SEQUENCE));
+    if (!sequence || ASN1_STRING_set(sequence.get(), tbs.data(), static_cast<int>(tbs.size())) != 1)
+        return false;
+    ossl::Asn1TypePtr any(ASN1_TYPE_new());
+    if (!any) return false;
+    ASN1_TYPE_set(any.get(), V_ASN1_SEQUENCE, sequence.release());
+    const ASN1_BIT_STRING* signature = nullptr;
+    const X509_ALGOR* algorithm = nullptr;
+    X509_get0_signature(&signature, &algorithm, x509);
+    // X509_verify compares the two signature algorithm fields first;
+    // inspect() refuses a certificate where they differ.
+    if (X509_ALGOR_cmp(algorithm, X509_get0_tbs_sigalg(x509)) != 0) return false;
+    return ASN1_item_verify_ex(ASN1_ITEM_rptr(ASN1_ANY), algorithm, signature, any.get(), nullptr,
+                               key, nullptr, nullptr) == 1;
+}
+
+}  // namespace anchord::detail

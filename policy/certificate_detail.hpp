@@ -8,6 +8,7 @@
 #include <string>
 
 #include "anchord/certificate.hpp"
+#include "anchord/openssl.hpp"
 
 namespace anchord::detail {
 
@@ -49,6 +50,17 @@ struct TbsLayout {
     Tlv subject;
 };
 TbsLayout locate_tbs(ByteView der, const Tlv& outer);
+
+// Decodes `der` into an OpenSSL object without its public key (see
+// Certificate); `end` is left after the bytes read. Null when OpenSSL
+// cannot read it (its reason in the error queue).
+ossl::X509Ptr read_x509(ByteView der, const unsigned char** end);
+// The certificate's public key as OpenSSL's default library context loads
+// it; null when it cannot.
+ossl::EvpPkeyPtr load_public_key(ByteView der);
+// Whether `key` verifies the signature of the certificate `der`, which
+// OpenSSL decoded into `x509`.
+bool verify_signature(ByteView der, X509* x509, EVP_PKEY* key);
 
 // Inspects a certificate whose DER has passed check_der_structure and that
 // OpenSSL decoded into `x509`. Throws EntryProblem for a certificate that

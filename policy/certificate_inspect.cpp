@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <string_view>
 
 #include "anchord/openssl.hpp"
@@ -171,7 +172,50 @@ std::string curve_name(int nid, const ASN1_OBJECT* obj) {
     }
 }
 
-PublicKeyInfo public_key_info(X509* x) {
+// The key's size as OpenSSL's plain ASN.1 decoders read it, for the two
+// kinds nearly every certificate has: an RSA modulus, or a point on a named
+// curve (checked to be on it). 0 when the key is malformed, as a full load
+// would fail, and bytes after an RSA key are let pass, as a full load does;
+// nullopt for any other kind, left to the full load.
+std::optional<int> common_key_bits(X509* x) {
+    const ASN1_OBJECT* alg = nullptr;
+    const unsigned char* key = nullptr;
+    int key_len = 0;
+    X509_ALGOR* params = nullptr;
+    if (X509_PUBKEY_get0_param(const_cast<ASN1_OBJECT**>(&alg), &key, &key_len, &params,
+                               X509_get_X509_PUBKEY(x)) != 1)
+        return std::nullopt;
+    ossl::EvpPkeyPtr pkey;
+    switch (OBJ_obj2nid(alg)) {
+        case NID_rsaEncryption:
+            pkey.reset(d2i_PublicKey(EVP_PKEY_RSA, nullptr, &key, key_len));
+            break;
+        case NID_X9_62_id_ecPublicKey: {
+            int ptype = V_ASN1_UNDEF;
+            const void* pval = nullptr;
+            X509_ALGOR_get0(nullptr, &ptype, &pval, params);
+            if (ptype != V_ASN1_OBJECT) return std::nullopt;
+            const auto* curve = static_cast<const ASN1_OBJECT*>(pval);
+            const int curve_nid = OBJ_obj2nid(curve);
+            if (curve_nid == NID_undef || curve_nid == NID_sm2) return std::nullopt;
+            Bytes encoded(static_cast<std::size_t>(std::max(i2d_ASN1_OBJECT(curve, nullptr), 0)));
+            unsigned char* out = encoded.data();
+            if (encoded.empty() || i2d_ASN1_OBJECT(curve, &out) <= 0) return std::nullopt;
+            const unsigned char* in = encoded.data();
+            pkey.reset(d2i_KeyParams(EVP_PKEY_EC, nullptr, &in, static_cast<long>(encoded.size())));
+            if (!pkey) return std::nullopt;  // a curve OpenSSL has no group for
+            EVP_PKEY* raw = pkey.get();
+            if (d2i_PublicKey(EVP_PKEY_EC, &raw, &key, key_len) == nullptr) return 0;
+            break;
+        }
+        default:
+            return std::nullopt;
+    }
+    if (!pkey) return 0;
+    return EVP_PKEY_get_bits(pkey.get());
+}
+
+PublicKeyInfo public_key_info(ByteView der, X509* x) {
     PublicKeyInfo info;
     ASN1_OBJECT* alg = nullptr;
     X509_ALGOR* params = nullptr;
@@ -210,7 +254,11 @@ PublicKeyInfo public_key_info(X509* x) {
     }
     // Loading can fail for keys OpenSSL does not know or that are malformed;
     // the size then stays 0, which no minimum-size rule accepts.
-    if (EVP_PKEY* key = X509_get0_pubkey(x)) info.bits = EVP_PKEY_get_bits(key);
+    if (auto bits = common_key_bits(x)) {
+        info.bits = *bits;
+    } else if (auto key = load_public_key(der)) {
+        info.bits = EVP_PKEY_get_bits(key.get());
+    }
     ERR_clear_error();
     return info;
 }
@@ -375,7 +423,7 @@ CertificateInfo inspect(ByteView der, const TbsLayout& layout, X509* x) {
     // The exact TBS bytes as they stand in the DER: what the kernel hashes
     // for "tbs:" blacklist entries. Re-encoding could differ; slicing cannot.
     info.tbs_sha256 = Sha256::of(layout.tbs.whole(der));
-    info.public_key = public_key_info(x);
+    info.public_key = public_key_info(der, x);
     info.signature = signature_info(x);
     read_extensions(x, info);
     info.not_before = to_sys_seconds(X509_get0_notBefore(x), "notBefore");
@@ -384,8 +432,8 @@ CertificateInfo inspect(ByteView der, const TbsLayout& layout, X509* x) {
     info.issuer_name_hash = name_hash(X509_get_issuer_name(x));
     info.self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
     if (info.self_issued) {
-        EVP_PKEY* key = X509_get0_pubkey(x);
-        info.self_signed = key != nullptr && X509_verify(x, key) == 1;
+        auto key = load_public_key(der);
+        info.self_signed = verify_signature(der, x, key.get());
     }
     ERR_clear_error();
     info.kernel_description = kernel_key_description(der, layout, info.subject_key_id);

@@ -260,12 +260,11 @@ const SignatureCheck& ChainGraph::verify(std::size_t child, std::size_t issuer) 
         result.detail = "no certificate to check the signature with";
     } else {
         ERR_clear_error();
-        EVP_PKEY* pkey = X509_get0_pubkey(i.certificate->x509());
+        EVP_PKEY* pkey = i.certificate->public_key();
         if (pkey == nullptr) {
             result.detail = "the issuer's public key cannot be decoded";
         } else {
-            int rc = X509_verify(c.certificate->x509(), pkey);
-            result.verified = rc == 1;
+            result.verified = c.certificate->signature_verified_by(pkey);
             if (!result.verified) {
                 result.detail = ossl::drain_errors();
                 if (result.detail.empty()) result.detail = "the signature does not match";

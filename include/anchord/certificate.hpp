@@ -17,6 +17,7 @@
 #include "anchord/types.hpp"
 
 typedef struct x509_st X509;
+typedef struct evp_pkey_st EVP_PKEY;
 
 namespace anchord {
 
@@ -116,14 +117,18 @@ struct CertificateInfo {
 };
 
 // A certificate read from bytes: its DER, the inspected values and the
-// OpenSSL object for signature checks. Cheap to copy: all three are shared,
+// OpenSSL object for its names and fields. Cheap to copy: all are shared,
 // and the daemon copies certificates into every trust snapshot and index.
 //
-// The OpenSSL object (with its decoded public key about 5 KiB for a leaf
-// of 1 KiB of DER) may be left out: a copy made with without_x509() decodes
-// it again from the DER the first time x509() is asked for, and keeps it.
-// The daemon keeps its recorded leaves that way: a verdict only needs the
-// objects of the issuers on a chain.
+// The OpenSSL object holds no decoded public key: OpenSSL 3.0 loads one
+// through its provider decoders, some 70 us a key, most of what reading a
+// certificate would cost, and only an issuer's key is ever used (to check
+// what it signed). public_key() decodes it on first use and keeps it.
+//
+// The OpenSSL object may be left out too: a copy made with without_x509()
+// decodes it again from the DER the first time x509() is asked for, and
+// keeps it. The daemon keeps its recorded leaves that way: a verdict only
+// needs the objects of the certificates on a chain.
 class Certificate {
   public:
     Certificate(Bytes der, std::shared_ptr<X509> x509, CertificateInfo info)
@@ -136,8 +141,17 @@ class Certificate {
     const CertificateInfo& info() const noexcept { return parts_->info; }
     // Never null. Safe to call from several threads at once; once decoded,
     // the object lives as long as any copy of this certificate. Throws
-    // Error(Internal) only when OpenSSL cannot allocate it.
+    // Error(Internal) only when OpenSSL cannot allocate it. Its public key
+    // is not loaded (X509_get0_pubkey gives null): use public_key().
     X509* x509() const;
+    // The subject public key, decoded by OpenSSL on first use and kept as
+    // long as any copy of this certificate; null when OpenSSL cannot load
+    // it (an unknown algorithm, a malformed key). Thread-safe like x509().
+    EVP_PKEY* public_key() const;
+    // Whether `issuer_key` verifies this certificate's signature over its
+    // TBSCertificate as it stands in the DER. A failure leaves OpenSSL's
+    // reason in its error queue.
+    bool signature_verified_by(EVP_PKEY* issuer_key) const;
 
     // A certificate with the same DER and values that holds no OpenSSL
     // object until x509() is first called. The DER must be one this library
@@ -155,6 +169,9 @@ class Certificate {
         // Set at most once after construction (from null), never replaced,
         // so the pointer x509() returns stays valid while the parts live.
         mutable std::atomic<std::shared_ptr<X509>> x509;
+        // Likewise; stays null while the key is not asked for or not loadable.
+        mutable std::atomic<std::shared_ptr<EVP_PKEY>> public_key;
+        mutable std::atomic<bool> public_key_tried{false};
     };
     std::shared_ptr<const Parts> parts_;
 };
