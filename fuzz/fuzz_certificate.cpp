@@ -92,6 +92,16 @@ void check_certificate(const Certificate& c) {
            "a certificate written as PEM reads back as one certificate");
     expect(entries[0].certificate->info().fingerprint == info.fingerprint,
            "PEM re-read: same fingerprint");
+
+    // The key, loaded on demand, and the signature checked by it: a
+    // self-signed certificate is one its own key verifies.
+    EVP_PKEY* key = c.public_key();
+    expect(key == c.public_key(), "the key is loaded once");
+    expect(!info.self_signed || key != nullptr, "a self-signed certificate has a key");
+    if (info.self_issued) {
+        expect(c.signature_verified_by(key) == info.self_signed,
+               "self-signed means verified by its own key");
+    }
 }
 
 // The verdict engine over the bundle's own certificates: each one judged
