@@ -454,6 +454,11 @@ std::vector<KeyEntry> Keyrings::list(LogicalKeyring k) const {
     return list_serial(*present(k).serial);
 }
 
+std::vector<KeySerial> Keyrings::serials(LogicalKeyring k) const {
+    const KeySerial ring = *present(k).serial;
+    return sys::read_keyring(ring, "listing keyring " + std::to_string(ring.value));
+}
+
 std::vector<KeyEntry> Keyrings::list_serial(KeySerial ring) const {
     auto serials = sys::read_keyring(ring, "listing keyring " + std::to_string(ring.value));
     // Taken out while listing: a concurrent listing of the same keyring

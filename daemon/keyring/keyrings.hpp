@@ -141,6 +141,9 @@ class Keyrings {
     // revoked one shows until the kernel unlinks it.
     std::vector<KeyEntry> list(LogicalKeyring k) const;
     std::vector<KeyEntry> list_serial(KeySerial ring) const;
+    // The serials the keyring holds, in the kernel's order: one read, no key
+    // described. Throws as list() does.
+    std::vector<KeySerial> serials(LogicalKeyring k) const;
 
     // add_key("asymmetric", NULL, der) into it. Throws KernelError with
     // code Sealed for a sealed keyring: errno EPERM when sealed by a

@@ -1751,26 +1751,32 @@ KeyringView Manager::keyring(LogicalKeyring k) const {
     return out;
 }
 
-std::vector<KeyView> Manager::keys(LogicalKeyring k) const {
+std::shared_ptr<const std::vector<KeyView>> Manager::keys(LogicalKeyring k) const {
     auto view = snapshot();
     const auto index = this->index(view);
-    const auto& identifier = index->identifier;
-    const auto& recorded = index->recorded_in(k);
-    auto present = certificate_keys(k);
-    std::vector<KeySerial> serials;
-    serials.reserve(present.size());
-    for (const auto& key : present) serials.push_back(key.serial);
+    const bool exists = keyrings_.location(k).serial.has_value();
     {
-        // A key's description cannot change, so equal serials under the
-        // same index give the same answer.
+        // A key's type and description cannot change, so the same keys
+        // under the same index give the same answer: one read of the
+        // keyring tells, where listing it copied every key's entry.
+        auto serials = exists ? keyrings_.serials(k) : std::vector<KeySerial>{};
         std::lock_guard lock(keys_mutex_);
         if (auto it = keys_answers_.find(k);
             it != keys_answers_.end() && it->second.index == index && it->second.serials == serials)
             return it->second.keys;
     }
-    std::vector<KeyView> out;
-    out.reserve(present.size());
-    for (const auto& key : present) {
+    const auto& identifier = index->identifier;
+    const auto& recorded = index->recorded_in(k);
+    // The answer is kept under the serials of this listing, not of the read
+    // above: a key linked or unlinked in between then only misses the cache.
+    auto listed = exists ? keyrings_.list(k) : std::vector<keyring::KeyEntry>{};
+    std::vector<KeySerial> serials;
+    serials.reserve(listed.size());
+    auto out = std::make_shared<std::vector<KeyView>>();
+    out->reserve(listed.size());
+    for (const auto& key : listed) {
+        serials.push_back(key.serial);
+        if (!is_certificate_key(key)) continue;
         KeyView v;
         v.serial = key.serial;
         v.description = key.description;
@@ -1783,11 +1789,12 @@ std::vector<KeyView> Manager::keys(LogicalKeyring k) const {
         } else {
             v.origin = KeyOrigin::Foreign;
         }
-        out.push_back(std::move(v));
+        out->push_back(std::move(v));
     }
+    std::shared_ptr<const std::vector<KeyView>> answer = std::move(out);
     std::lock_guard lock(keys_mutex_);
-    keys_answers_[k] = KeysAnswer{index, std::move(serials), out};
-    return out;
+    keys_answers_[k] = KeysAnswer{index, std::move(serials), answer};
+    return answer;
 }
 
 }  // namespace anchord::manager

@@ -215,7 +215,9 @@ class Manager {
     std::vector<DriftEntry> drift() const;
     std::vector<ProvisionEntry> provisioning() const;
     KeyringView keyring(LogicalKeyring keyring) const;
-    std::vector<KeyView> keys(LogicalKeyring keyring) const;
+    // Shared: while the keyring holds the same keys under the same index,
+    // every reader gets the same answer, made once.
+    std::shared_ptr<const std::vector<KeyView>> keys(LogicalKeyring keyring) const;
 
   private:
     class Notes;
@@ -302,8 +304,8 @@ class Manager {
     // thousand keys, identifying each again was a third of every read.
     struct KeysAnswer {
         std::shared_ptr<const Index> index;
-        std::vector<KeySerial> serials;
-        std::vector<KeyView> keys;
+        std::vector<KeySerial> serials;  // every key the answer was made from
+        std::shared_ptr<const std::vector<KeyView>> keys;
     };
     mutable std::mutex keys_mutex_;
     mutable std::map<LogicalKeyring, KeysAnswer> keys_answers_;

@@ -66,7 +66,7 @@ std::string KeyringObject::Role() {
 std::vector<sdbus::Struct<int32_t, std::string, std::string, std::string>> KeyringObject::Keys() {
     return translate([&] {
         std::vector<sdbus::Struct<int32_t, std::string, std::string, std::string>> out;
-        for (const auto& key : manager_.keys(keyring_)) {
+        for (const auto& key : *manager_.keys(keyring_)) {
             out.emplace_back(key.serial.value, key.description,
                              key.fingerprint ? key.fingerprint->to_string() : std::string(),
                              std::string(manager::to_string(key.origin)));

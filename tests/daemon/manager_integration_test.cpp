@@ -57,7 +57,7 @@ class RecordingListener : public manager::Listener {
   public:
     explicit RecordingListener(const Manager*& manager) : manager_(manager) {}
     void key_enrolled(LogicalKeyring k, const Fingerprint& fp, KeySerial serial) override {
-        auto held = manager_->keys(k).size();
+        auto held = manager_->keys(k)->size();
         std::lock_guard lock(mutex);
         enrolled.push_back({k, fp, serial});
         keys_seen_in_callback += held;
@@ -143,7 +143,7 @@ class ManagerTest : public ::testing::Test {
 
     std::set<Fingerprint> anchord_keys(LogicalKeyring k) const {
         std::set<Fingerprint> out;
-        for (const auto& key : manager_->keys(k)) {
+        for (const auto& key : *manager_->keys(k)) {
             if (key.origin == manager::KeyOrigin::Anchord && key.fingerprint)
                 out.insert(*key.fingerprint);
         }
@@ -185,7 +185,7 @@ TEST_F(ManagerTest, VerifyAsksTheKernelEvenWhenThePolicyRefuses) {
     EXPECT_TRUE(std::any_of(results[0].checks.begin(), results[0].checks.end(),
                             [](const Check& c) { return c.outcome == Outcome::Fail; }));
     EXPECT_EQ(results[0].serial.value, 0);
-    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty());
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima)->empty());
 }
 
 TEST_F(ManagerTest, VerifyGivesUnreadableBytesToTheKernelToo) {
@@ -211,7 +211,7 @@ TEST_F(ManagerTest, VerifyGivesUnreadableBytesToTheKernelToo) {
         EXPECT_FALSE(r.kernel.accepted);
         EXPECT_EQ(r.kernel.error_name, "EBADMSG");
     }
-    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty());
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima)->empty());
 }
 
 TEST_F(ManagerTest, ABundleMayChainOnItsOwnEarlierCertificates) {
@@ -269,7 +269,7 @@ TEST_F(ManagerTest, ARefusalInALaterPartOfABatchUndoesTheLinksBeforeIt) {
     const auto before = state::StateStore(state_dir()).load();
     auto expect_nothing_changed = [&] {
         EXPECT_TRUE(anchord_keys(LogicalKeyring::Ima).empty());
-        EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty()) << "a key stayed linked";
+        EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima)->empty()) << "a key stayed linked";
         auto saved = state::StateStore(state_dir()).load();
         EXPECT_EQ(saved.records.size(), before.records.size());
         EXPECT_TRUE(saved.pending.empty()) << "write-ahead intents left behind";
@@ -298,10 +298,49 @@ TEST_F(ManagerTest, ARefusalInALaterPartOfABatchUndoesTheLinksBeforeIt) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("ENOKEY"), std::string::npos) << e.what();
     }
-    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty()) << "a key stayed linked";
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima)->empty()) << "a key stayed linked";
     auto saved = state::StateStore(state_dir()).load();
     EXPECT_EQ(saved.records.size(), with_gone.records.size());
     EXPECT_TRUE(saved.pending.empty()) << "write-ahead intents left behind";
+}
+
+// Keys is read by pollers: while the keyring holds the same keys under the
+// same state, every reader gets the one answer made for the first; a key
+// linked or unlinked behind anchord's back, or an enrollment, makes a new
+// one.
+TEST_F(ManagerTest, KeysIsOneSharedAnswerUntilTheKeyringOrTheStateChanges) {
+    ASSERT_EQ(manager_->enroll(chain_.intermediate.der, "secondary", {}, root_).size(), 1u);
+    const auto ima = manager_->keyring(LogicalKeyring::Ima).serial;
+    const auto first = manager_->keys(LogicalKeyring::Ima);
+    EXPECT_EQ(manager_->keys(LogicalKeyring::Ima), first);
+
+    const auto foreign =
+        ::add_key("asymmetric", nullptr, chain_.leaf.der.data(), chain_.leaf.der.size(), ima.value);
+    ASSERT_GT(foreign, 0);
+    const auto linked = manager_->keys(LogicalKeyring::Ima);
+    ASSERT_EQ(linked->size(), first->size() + 1);
+    EXPECT_EQ(linked->back().serial.value, foreign);
+    EXPECT_EQ(linked->back().origin, manager::KeyOrigin::Foreign);
+    EXPECT_EQ(manager_->keys(LogicalKeyring::Ima), linked);
+
+    // Held by the session keyring meanwhile, so that it can come back.
+    ASSERT_EQ(keyctl_link(foreign, KEY_SPEC_SESSION_KEYRING), 0);
+    ASSERT_EQ(keyctl_unlink(foreign, ima.value), 0);
+    EXPECT_EQ(manager_->keys(LogicalKeyring::Ima)->size(), first->size());
+    // Linked again: the same keys as before, the same answer.
+    ASSERT_EQ(keyctl_link(foreign, ima.value), 0);
+    const auto again = manager_->keys(LogicalKeyring::Ima);
+    ASSERT_EQ(again->size(), linked->size());
+    EXPECT_EQ(again->back().serial.value, foreign);
+    ASSERT_EQ(keyctl_unlink(foreign, KEY_SPEC_SESSION_KEYRING), 0);
+
+    // Enrolled by anchord: the state changed, and so does the answer.
+    const auto leaf = make_signed(signing_spec("enrolled after"), chain_.intermediate);
+    ASSERT_EQ(manager_->enroll(leaf.der, "ima", {}, root_).size(), 1u);
+    const auto enrolled = manager_->keys(LogicalKeyring::Ima);
+    EXPECT_NE(enrolled, again);
+    ASSERT_EQ(enrolled->size(), again->size() + 1);
+    EXPECT_EQ(enrolled->back().origin, manager::KeyOrigin::Anchord);
 }
 
 TEST_F(ManagerTest, UndoingABatchKeepsAKeyThatWasThereBefore) {
@@ -315,7 +354,7 @@ TEST_F(ManagerTest, UndoingABatchKeepsAKeyThatWasThereBefore) {
     ASSERT_GT(
         ::add_key("asymmetric", nullptr, chain_.leaf.der.data(), chain_.leaf.der.size(), ima.value),
         0);
-    auto before = manager_->keys(LogicalKeyring::Ima);
+    auto before = *manager_->keys(LogicalKeyring::Ima);
     ASSERT_EQ(before.size(), 1u);
 
     for (std::size_t size : {std::size_t{3}, std::size_t{60}}) {  // in one part and in two
@@ -325,7 +364,7 @@ TEST_F(ManagerTest, UndoingABatchKeepsAKeyThatWasThereBefore) {
         certs[1] = chain_.leaf;
         certs[size - 1] = make_signed(signing_spec("under the unlinked intermediate"), gone);
         EXPECT_THROW(manager_->enroll(pem_bundle(certs), "ima", {}, root_), Error);
-        auto keys = manager_->keys(LogicalKeyring::Ima);
+        auto keys = *manager_->keys(LogicalKeyring::Ima);
         ASSERT_EQ(keys.size(), 1u) << "the batch's own keys stayed, or the leaf's went";
         EXPECT_EQ(keys[0].description, before[0].description);
     }
@@ -357,7 +396,7 @@ TEST_F(ManagerTest, ACertificateTwiceInABundleIsEnrolledOnce) {
     EXPECT_EQ(results[0].serial, results[1].serial);
     EXPECT_EQ(results[0].index, 0u);
     EXPECT_EQ(results[1].index, 1u);
-    EXPECT_EQ(manager_->keys(LogicalKeyring::Ima).size(), 1u);
+    EXPECT_EQ(manager_->keys(LogicalKeyring::Ima)->size(), 1u);
     EXPECT_EQ(state::StateStore(state_dir()).load().records.size(), 2u);
 }
 
@@ -374,7 +413,7 @@ TEST_F(ManagerTest, ListenersHearEveryChangeAfterTheLocksAreReleased) {
 
     manager_->remove(fp(chain_.leaf).to_string(), "ima", root_);
     EXPECT_EQ(listener_.removed, std::vector<Fingerprint>{fp(chain_.leaf)});
-    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty());
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima)->empty());
 
     // The sandbox's evm carries a restriction already: sealed by its
     // permissions, by the kernel all the same.
@@ -491,7 +530,7 @@ TEST_F(ManagerTest, AStateThatCannotBeSavedLeavesTheKernelAsItWas) {
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), ErrorCode::StateError);
     }
-    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima).empty());
+    EXPECT_TRUE(manager_->keys(LogicalKeyring::Ima)->empty());
 }
 
 TEST_F(ManagerTest, ArgumentsAreBoundedAndQuoted) {
