@@ -178,12 +178,11 @@ std::string curve_name(int nid, const ASN1_OBJECT* obj) {
 // would fail, and bytes after an RSA key are let pass, as a full load does;
 // nullopt for any other kind, left to the full load.
 std::optional<int> common_key_bits(X509* x) {
-    const ASN1_OBJECT* alg = nullptr;
+    ASN1_OBJECT* alg = nullptr;
     const unsigned char* key = nullptr;
     int key_len = 0;
     X509_ALGOR* params = nullptr;
-    if (X509_PUBKEY_get0_param(const_cast<ASN1_OBJECT**>(&alg), &key, &key_len, &params,
-                               X509_get_X509_PUBKEY(x)) != 1)
+    if (X509_PUBKEY_get0_param(&alg, &key, &key_len, &params, X509_get_X509_PUBKEY(x)) != 1)
         return std::nullopt;
     ossl::EvpPkeyPtr pkey;
     switch (OBJ_obj2nid(alg)) {
