@@ -15,8 +15,10 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "anchord/error.hpp"
 #include "anchord/sdbus.hpp"
@@ -77,6 +79,48 @@ class SignalFd {
   private:
     sigset_t mask_{};
     int fd_ = -1;
+};
+
+// The bus thread. sdbus-c++'s own (enterEventLoopAsync) lets an error of
+// the connection escape its thread, which ends the process in
+// std::terminate, a core dump, whenever dbus-daemon goes away. This one
+// hands the error to the main loop (waking it as SIGTERM would), which
+// stops anchord with an error: the unit restarts it on a bus that works.
+class BusThread {
+  public:
+    explicit BusThread(sdbus::IConnection& bus) : bus_(bus), thread_([this] { run(); }) {}
+    ~BusThread() { stop(); }
+    BusThread(const BusThread&) = delete;
+    BusThread& operator=(const BusThread&) = delete;
+
+    void stop() {
+        if (!thread_.joinable()) return;
+        bus_.leaveEventLoop();
+        thread_.join();
+    }
+    // Why the connection ended, if it did.
+    std::optional<std::string> lost() const {
+        std::lock_guard lock(mutex_);
+        return lost_;
+    }
+
+  private:
+    void run() {
+        try {
+            bus_.enterEventLoop();
+        } catch (const sdbus::Error& e) {
+            {
+                std::lock_guard lock(mutex_);
+                lost_ = e.getName() + ": " + e.getMessage();
+            }
+            ::kill(::getpid(), SIGTERM);  // blocked in every thread: the signalfd reads it
+        }
+    }
+
+    sdbus::IConnection& bus_;
+    mutable std::mutex mutex_;
+    std::optional<std::string> lost_;
+    std::thread thread_;  // last: starts once the members above exist
 };
 
 std::unique_ptr<sdbus::IConnection> connect(const config::Config& config) {
@@ -206,7 +250,7 @@ int serve(const config::Config& config, SignalFd& signals) {
         return fail(std::string("cannot own the name ") + service::kBusName + " on " +
                     bus_description(config) + ": " + e.getMessage());
     }
-    bus->enterEventLoopAsync();
+    BusThread bus_thread(*bus);
 
     journal::info(journal::Event::Started, std::string("serving ") + service::kBusName + " on " +
                                                bus_description(config) +
@@ -252,22 +296,29 @@ int serve(const config::Config& config, SignalFd& signals) {
             sd_notify(0, "READY=1\nSTATUS=Serving");  // ends RELOADING=1
             continue;
         }
-        break;  // SIGTERM, SIGINT
+        break;  // SIGTERM, SIGINT, or the bus thread's loss of the bus
     }
 
     sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
-    journal::info(journal::Event::Stopping, "stopping on request");
-    try {
-        bus->releaseName(service::kBusName);
-    } catch (const sdbus::Error& e) {
-        journal::log(LOG_WARNING, "cannot release the bus name: " + e.getMessage());
+    const auto lost = bus_thread.lost();
+    if (!lost) {
+        journal::info(journal::Event::Stopping, "stopping on request");
+        try {
+            bus->releaseName(service::kBusName);
+        } catch (const sdbus::Error& e) {
+            journal::log(LOG_WARNING, "cannot release the bus name: " + e.getMessage());
+        }
     }
     // Running requests finish (they may still need the bus thread for
     // polkit's answer), then the bus thread stops, then the objects go.
     workers.stop();
-    bus->leaveEventLoop();
+    bus_thread.stop();
     manager.set_listener(nullptr);
     object.reset();
+    if (lost) {
+        return fail("stopping: the connection to " + bus_description(config) + " ended (" + *lost +
+                    ")");
+    }
     return config::exit_code::ok;
 }
 

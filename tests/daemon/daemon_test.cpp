@@ -48,6 +48,19 @@ TEST_F(AnchordTest, SigtermReleasesTheNameAndExitsZero) {
     EXPECT_FALSE(owned);
 }
 
+// dbus-daemon going away (the system bus restarted, say) ends anchord with
+// an error naming the bus, for the unit's Restart= to act on; it used to
+// end in std::terminate (SIGABRT, a core dump) from sdbus-c++'s bus thread.
+TEST_F(AnchordTest, LosingTheBusStopsWithAnErrorNotACrash) {
+    ASSERT_TRUE(start_daemon());
+    connection_.reset();  // the test's own connection to that bus
+    bus_.reset();         // dbus-daemon stopped
+    EXPECT_EQ(wait_exit(), 1) << "not exit status 1 (-1: killed by a signal, or still running)";
+    const auto log = read_text(log_file());
+    EXPECT_NE(log.find("the connection to the bus at"), std::string::npos) << log;
+    EXPECT_EQ(log.find("terminate called"), std::string::npos) << log;
+}
+
 // --- enrollment ----------------------------------------------------------------
 
 TEST_F(AnchordTest, EnrollsAnIntermediateIntoSecondaryAndALeafIntoIma) {
