@@ -454,13 +454,18 @@ std::vector<KeyEntry> Keyrings::list(LogicalKeyring k) const {
     return list_serial(*present(k).serial);
 }
 
-std::vector<KeySerial> Keyrings::serials(LogicalKeyring k) const {
-    const KeySerial ring = *present(k).serial;
+namespace {
+std::vector<KeySerial> serials_of(KeySerial ring) {
     return sys::read_keyring(ring, "listing keyring " + std::to_string(ring.value));
+}
+}  // namespace
+
+std::vector<KeySerial> Keyrings::serials(LogicalKeyring k) const {
+    return serials_of(*present(k).serial);
 }
 
 std::vector<KeyEntry> Keyrings::list_serial(KeySerial ring) const {
-    auto serials = sys::read_keyring(ring, "listing keyring " + std::to_string(ring.value));
+    auto serials = serials_of(ring);
     // Taken out while listing: a concurrent listing of the same keyring
     // finds none and describes every key, which is slower but as right.
     std::unordered_map<std::int32_t, KeyEntry> known;
