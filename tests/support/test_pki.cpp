@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include <cerrno>
 #include <stdexcept>
 
 #include "anchord/certificate.hpp"
@@ -233,6 +234,10 @@ Bytes tamper_signature(const Bytes& der) {
     Bytes out = der;
     out.back() ^= 0x01;
     return out;
+}
+
+bool is_tampered_signature_errno(int err) {
+    return err == EINVAL || err == EBADMSG;
 }
 
 Bytes tamper_tbs(const Bytes& der) {
