@@ -274,10 +274,12 @@ std::vector<CertificateResult> Anchord::verify(const anchord::Bytes& bundle,
 }
 
 std::vector<CertificateResult> Anchord::enroll(const anchord::Bytes& bundle,
-                                               const std::string& keyring, bool partial) {
+                                               const std::string& keyring,
+                                               const EnrollOptions& wanted) {
     LongCall long_call(*connection_);
     std::map<std::string, sdbus::Variant> options;
-    if (partial) options.emplace("partial", sdbus::Variant(true));
+    if (wanted.partial) options.emplace("partial", sdbus::Variant(true));
+    if (wanted.brief) options.emplace("brief", sdbus::Variant(true));
     return results_from_dbus(call([&] { return manager_->Enroll(bundle, keyring, options); }));
 }
 

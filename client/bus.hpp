@@ -37,6 +37,12 @@ struct BusOptions {
 Failure failure_from_dbus(const std::string& name, const std::string& message,
                           const BusOptions& bus);
 
+// Enroll's options (io.github.anchord1.xml).
+struct EnrollOptions {
+    bool partial = false;  // enroll what is accepted, report the rest
+    bool brief = false;    // an enrolled certificate's result: only checks that warned or failed
+};
+
 class ManagerProxy;
 
 class Anchord {
@@ -53,7 +59,7 @@ class Anchord {
     std::vector<KeyringInfo> keyrings();
     std::vector<CertificateResult> verify(const anchord::Bytes& bundle, const std::string& keyring);
     std::vector<CertificateResult> enroll(const anchord::Bytes& bundle, const std::string& keyring,
-                                          bool partial);
+                                          const EnrollOptions& options);
     void remove(const std::string& fingerprint, const std::string& keyring);
     bool seal(const std::string& keyring);  // true: the kernel enforces the seal
     std::vector<DriftEntry> reconcile();

@@ -54,7 +54,11 @@ void run_enroll(Context& ctx, const EnrollArgs& args) {
     for (std::size_t i = 0; i < bundles.size() && !failure; ++i) {
         const auto first_index = static_cast<std::uint32_t>(results.size());
         try {
-            auto enrolled_now = anchord->enroll(bundles[i].bytes, args.keyring, args.partial);
+            // Text shows no check of an enrolled certificate, so it asks for
+            // none; JSON keeps every one (docs/anchorctl-json.md).
+            auto enrolled_now =
+                anchord->enroll(bundles[i].bytes, args.keyring,
+                                {.partial = args.partial, .brief = !ctx.options.json});
             attribute(enrolled_now, bundles[i], first_index);
             results.insert(results.end(), enrolled_now.begin(), enrolled_now.end());
         } catch (const Failure& f) {

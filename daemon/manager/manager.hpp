@@ -110,6 +110,9 @@ struct KeyringView {
 
 struct EnrollOptions {
     bool partial = false;  // enroll what passes, report the rest
+    // An accepted certificate's result keeps only the checks that warned
+    // or failed; a refused one keeps them all.
+    bool brief = false;
 };
 
 struct PolicyText {

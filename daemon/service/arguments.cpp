@@ -9,6 +9,8 @@ namespace anchord::service::arguments {
 namespace {
 
 constexpr std::string_view kPartialOption = "partial";
+constexpr std::string_view kBriefOption = "brief";
+constexpr std::string_view kKnownOptions = "the options are \"partial\" and \"brief\"";
 constexpr std::string_view kBeginLine = "-----BEGIN ";
 
 // As read_bundle decides: a SEQUENCE tag with a long-form length is one DER
@@ -60,21 +62,24 @@ manager::EnrollOptions enroll_options(std::span<const OptionArgument> options) {
     if (options.size() > kMaxOptions) {
         throw Error(ErrorCode::InvalidArgument,
                     "too many options (" + std::to_string(options.size()) + ", at most " +
-                        std::to_string(kMaxOptions) + "): the only option is \"partial\"");
+                        std::to_string(kMaxOptions) + "): " + std::string(kKnownOptions));
     }
     manager::EnrollOptions out;
     for (const auto& option : options) {
-        if (option.key != kPartialOption) {
+        bool* value = option.key == kPartialOption ? &out.partial
+                      : option.key == kBriefOption ? &out.brief
+                                                   : nullptr;
+        if (!value) {
             throw Error(ErrorCode::InvalidArgument, "unknown option " +
-                                                        manager::quote_argument(option.key) +
-                                                        ": the only option is \"partial\"");
+                                                        manager::quote_argument(option.key) + ": " +
+                                                        std::string(kKnownOptions));
         }
         if (option.type != "b" || !option.boolean) {
-            throw Error(ErrorCode::InvalidArgument,
-                        "option \"partial\" must be a boolean (b), not " +
-                            manager::quote_argument(option.type));
+            throw Error(ErrorCode::InvalidArgument, "option \"" + option.key +
+                                                        "\" must be a boolean (b), not " +
+                                                        manager::quote_argument(option.type));
         }
-        out.partial = *option.boolean;
+        *value = *option.boolean;
     }
     return out;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -147,6 +148,12 @@ TEST_F(AnchorctlWithDaemon, EnrollAChainThenShowAndRemoveIt) {
     EXPECT_EQ(document["enrolled"], true);
     ASSERT_EQ(document["results"].size(), 1u);
     EXPECT_TRUE(document["results"][0]["serial"].is_number_integer());
+    // JSON explains a success in full: the checks that passed too (text,
+    // which shows none of them, asks anchord for a brief answer).
+    const auto& checks = document["results"][0]["checks"];
+    EXPECT_GT(checks.size(), 20u);
+    EXPECT_TRUE(std::any_of(checks.begin(), checks.end(),
+                            [](const auto& c) { return c["outcome"] == "pass"; }));
 
     // The leaf from standard input, as a person would pipe it.
     RunOptions piped;

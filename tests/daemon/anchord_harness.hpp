@@ -367,6 +367,11 @@ class AnchordTest : public ::testing::Test {
                                   bool partial = false) {
         std::map<std::string, sdbus::Variant> options;
         if (partial) options.emplace("partial", sdbus::Variant(true));
+        return enroll(bundle, keyring, options);
+    }
+
+    std::vector<BusResult> enroll(const Bytes& bundle, const std::string& keyring,
+                                  const std::map<std::string, sdbus::Variant>& options) {
         std::vector<BusResult> results;
         manager_->callMethod("Enroll")
             .onInterface(kManagerIface)

@@ -185,6 +185,48 @@ TEST_F(AnchordTest, ABundleWithOneBadCertificateChangesNothing) {
     EXPECT_EQ(kernel_keys("ima").size(), 1u);
 }
 
+// "brief": an enrolled certificate's result keeps only the checks that
+// warned or failed; a refused one, and any result without the option, keeps
+// every check, as Verify gives them.
+TEST_F(AnchordTest, BriefLeavesOutTheChecksAnEnrolledCertificatePassed) {
+    ASSERT_TRUE(start_daemon());
+    const auto& chain = pki_.chain;
+    ASSERT_EQ(enroll(chain.intermediate.der, "secondary").size(), 1u);
+    auto p256 = make_signed(signing_spec("brief p256"), chain.intermediate, KeyType::P256);
+    auto rogue = make_self_signed(signing_spec("brief rogue"));
+    const Bytes bundle = bundle_of({&chain.leaf, &p256, &rogue});
+
+    using Summary = std::vector<std::pair<std::string, std::string>>;  // id, outcome
+    auto summary = [](const BusResult& r, bool notable_only) {
+        Summary out;
+        for (const auto& c : checks_of(r)) {
+            if (notable_only && c.get<1>() != "warn" && c.get<1>() != "fail") continue;
+            out.emplace_back(c.get<0>(), c.get<1>());
+        }
+        return out;
+    };
+    const auto full = verify(bundle, "ima");
+    ASSERT_EQ(full.size(), 3u);
+    const auto brief =
+        enroll(bundle, "ima", {{"partial", sdbus::Variant(true)}, {"brief", sdbus::Variant(true)}});
+    ASSERT_EQ(brief.size(), 3u);
+    for (std::size_t i : {0u, 1u}) {
+        ASSERT_TRUE(accepted_of(brief[i])) << i;
+        EXPECT_EQ(summary(brief[i], false), summary(full[i], true)) << i;
+        EXPECT_LT(checks_of(brief[i]).size() + 20, checks_of(full[i]).size()) << i;
+    }
+    EXPECT_FALSE(accepted_of(brief[2]));
+    EXPECT_EQ(summary(brief[2], false), summary(full[2], false));
+    EXPECT_EQ(fingerprints("ima"), (std::set<std::string>{fp(chain.leaf), fp(p256)}));
+
+    auto other = make_signed(signing_spec("not brief"), chain.intermediate);
+    const auto verified = verify(other.der, "ima");
+    const auto plain = enroll(other.der, "ima", {{"brief", sdbus::Variant(false)}});
+    ASSERT_EQ(plain.size(), 1u);
+    ASSERT_TRUE(accepted_of(plain[0]));
+    EXPECT_EQ(summary(plain[0], false), summary(verified[0], false));
+}
+
 TEST_F(AnchordTest, BadArgumentsAreRefusedWithInvalidArgument) {
     ASSERT_TRUE(start_daemon());
     const auto invalid = error_name(ErrorCode::InvalidArgument);

@@ -175,14 +175,18 @@ TEST_F(HostileTest, UnknownOptionKeysAndWrongOptionTypesAreRefused) {
              {{"partial", sdbus::Variant(int32_t{1})}},
              {{"partial", sdbus::Variant(std::vector<bool>{true})}},
              {{"partial", sdbus::Variant(Options{{"partial", sdbus::Variant(true)}})}},
+             {{"brief", sdbus::Variant(std::string("yes"))}},
+             {{"Brief", sdbus::Variant(true)}},
+             {{"brief", sdbus::Variant(true)}, {"force", sdbus::Variant(true)}},
          }) {
         EXPECT_EQ(error_of("Enroll", leaf, std::string("ima"), options), kInvalidArgument)
             << options.begin()->first;
     }
     EXPECT_TRUE(kernel_keys("ima").empty());
-    // The one known option with its type is taken.
+    // The known options with their type are taken.
     EXPECT_EQ(
-        error_of("Enroll", leaf, std::string("ima"), Options{{"partial", sdbus::Variant(false)}}),
+        error_of("Enroll", leaf, std::string("ima"),
+                 Options{{"partial", sdbus::Variant(false)}, {"brief", sdbus::Variant(true)}}),
         "");
     EXPECT_EQ(fingerprints("ima"), std::set<std::string>{fp(pki_.chain.leaf)});
     EXPECT_TRUE(still_serving());
