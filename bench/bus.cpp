@@ -48,9 +48,10 @@ bool Client::name_owned() {
     return owned;
 }
 
-std::size_t Client::enroll(const Bytes& bundle, const std::string& keyring) {
+std::size_t Client::enroll(const Bytes& bundle, const std::string& keyring, bool brief) {
     std::vector<Result> results;
     std::map<std::string, sdbus::Variant> options;
+    if (brief) options.emplace("brief", sdbus::Variant(true));
     root_->callMethod("Enroll")
         .onInterface(kManagerIface)
         .withTimeout(kCallTimeout)

@@ -16,9 +16,10 @@ class Client {
   public:
     explicit Client(const std::string& bus_address);
 
-    // Enroll(bundle, keyring, {}); throws std::runtime_error unless every
-    // certificate of the bundle was accepted. Returns how many were.
-    std::size_t enroll(const Bytes& bundle, const std::string& keyring);
+    // Enroll(bundle, keyring, {} or {"brief": true}); throws
+    // std::runtime_error unless every certificate of the bundle was
+    // accepted. Returns how many were.
+    std::size_t enroll(const Bytes& bundle, const std::string& keyring, bool brief = false);
     // The Keys property of /io/github/anchord1/keyring/<keyring>; its size.
     std::size_t read_keys(const std::string& keyring);
     // org.freedesktop.DBus.ObjectManager.GetManagedObjects on the root;

@@ -42,6 +42,9 @@ using namespace anchord;
 using namespace anchord::bench;
 namespace fs = std::filesystem;
 
+// Beside anchord_bench in the build: the memory floor (idle_floor.cpp).
+constexpr const char* kIdleFloor = "anchord_idle_floor";
+
 constexpr const char* kUsage =
     "usage: anchord_bench --anchord PATH [--anchorctl PATH] [--out DIR] [--certs DIR]\n"
     "                     [--n N] [--reps R] [--batch B] [--queries Q] [--warmup W]\n"
@@ -50,11 +53,12 @@ constexpr const char* kUsage =
     "\n"
     "Runs every measurement of bench/README.md and writes results.md and\n"
     "results.json into --out (default: build-bench). IDs for --skip:\n"
-    "add_key, anchord_enroll_batch, anchorctl_enroll, keyctl_padd, evmctl_import,\n"
-    "queries, startup.\n"
+    "add_key, anchord_enroll_batch, anchord_enroll_batch_full, anchorctl_enroll,\n"
+    "keyctl_padd, evmctl_import, queries, startup.\n"
     "\n"
     "Profiling: the anchord instances of PHASE (anchord_enroll_batch,\n"
-    "anchorctl_enroll, queries, startup, startup_empty) run under\n"
+    "anchord_enroll_batch_full, anchorctl_enroll, queries, startup, startup_empty)\n"
+    "run under\n"
     "--daemon-wrapper (a command that execs anchord in place: 'valgrind\n"
     "--tool=callgrind', 'strace -D -f -o FILE'), or get --attach started once\n"
     "they are ready and stopped with SIGINT before they stop\n"
@@ -268,7 +272,9 @@ class Bench {
         double cpu_us = 0;
     };
     PerCert floor_add_key(std::size_t count);
-    PerCert anchord_batch(std::size_t count);
+    // brief: Enroll's "brief" option, an accepted certificate's answer
+    // without the checks it passed (what anchorctl asks for).
+    PerCert anchord_batch(std::size_t count, bool brief);
     PerCert anchorctl_per_file(std::size_t count);
     PerCert tool_per_file(std::size_t count, std::vector<std::string> argv, std::size_t file_arg,
                           std::size_t ring_arg, bool file_on_stdin);
@@ -361,8 +367,9 @@ Bench::PerCert Bench::floor_add_key(std::size_t count) {
     return {micros(elapsed) / c, micros(cpu) / c};
 }
 
-Bench::PerCert Bench::anchord_batch(std::size_t count) {
-    Daemon daemon(daemon_setup(fresh_state_dir("state-enroll"), "anchord_enroll_batch"));
+Bench::PerCert Bench::anchord_batch(std::size_t count, bool brief) {
+    const std::string phase = brief ? "anchord_enroll_batch" : "anchord_enroll_batch_full";
+    Daemon daemon(daemon_setup(fresh_state_dir("state-enroll"), phase));
     wait_serving(daemon);
     if (r_.anchord_version.empty()) r_.anchord_version = client_->version();
     client_->enroll(certs_.intermediate, "secondary");
@@ -370,12 +377,12 @@ Bench::PerCert Bench::anchord_batch(std::size_t count) {
     // A shorter last bundle when count is not a multiple of the batch.
     std::optional<Bytes> last;
     if (count % o_.batch != 0) last = pem_bundle(certs_, (calls - 1) * o_.batch, count % o_.batch);
-    auto profiler = attach(daemon, "anchord_enroll_batch");
+    auto profiler = attach(daemon, phase);
     std::size_t enrolled = 0;
     auto cpu0 = server_cpu(daemon) + thread_cpu();
     auto t0 = Clock::now();
     for (std::size_t i = 0; i < calls; ++i) {
-        enrolled += client_->enroll(i + 1 == calls && last ? *last : bundles_[i], "ima");
+        enrolled += client_->enroll(i + 1 == calls && last ? *last : bundles_[i], "ima", brief);
     }
     auto elapsed = Clock::now() - t0;
     auto cpu = server_cpu(daemon) + thread_cpu() - cpu0;
@@ -437,10 +444,14 @@ void Bench::enrollment() {
     std::vector<Contender> contenders;
     contenders.push_back({series("add_key", "`add_key` loop in process, bytes in memory (floor)"),
                           [this](std::size_t c) { return floor_add_key(c); }});
+    const std::string per_call =
+        "anchord: one `Enroll` call per " + std::to_string(o_.batch) + " certificates over D-Bus";
     contenders.push_back(
-        {series("anchord_enroll_batch", "anchord: one `Enroll` call per " +
-                                            std::to_string(o_.batch) + " certificates over D-Bus"),
-         [this](std::size_t c) { return anchord_batch(c); }});
+        {series("anchord_enroll_batch", per_call + ", \"brief\" answers (as anchorctl asks)"),
+         [this](std::size_t c) { return anchord_batch(c, true); }});
+    contenders.push_back(
+        {series("anchord_enroll_batch_full", per_call + ", full answers (every check)"),
+         [this](std::size_t c) { return anchord_batch(c, false); }});
     contenders.push_back(
         {series("anchorctl_enroll",
                 "anchord: one `anchorctl enroll FILE --keyring ima` per certificate",
@@ -590,13 +601,18 @@ void Bench::startup_and_memory() {
                                                    std::to_string(o_.n) + " certificates");
     r_.pss_full = series("pss_full", "anchord Pss (shared pages split among their users), " +
                                          std::to_string(o_.n) + " certificates");
+    const fs::path floor_binary = fs::read_symlink("/proc/self/exe").parent_path() / kIdleFloor;
+    r_.rss_floor = series("rss_floor",
+                          "VmRSS of a program linking anchord's libraries, connected to the bus, "
+                          "its anchor read with OpenSSL, idle (floor)",
+                          fs::exists(floor_binary) ? "" : floor_binary.string() + " not built");
     std::string why;
     if (o_.skip.count("startup")) why = "skipped (--skip)";
     if (o_.skip.count("queries")) why = "needs the state the queries phase makes";
     if (!why.empty()) {
         for (auto* s : {&r_.startup_anchord, &r_.startup_serving, &r_.startup_anchord_empty,
                         &r_.startup_floor, &r_.rss_idle_empty, &r_.rss_idle_full, &r_.peak_rss_full,
-                        &r_.anon_rss_full, &r_.pss_full})
+                        &r_.anon_rss_full, &r_.pss_full, &r_.rss_floor})
             s->skipped = why;
         return;
     }
@@ -653,6 +669,16 @@ void Bench::startup_and_memory() {
                 r_.startup_anchord_empty.runs.push_back(ms);
                 r_.rss_idle_empty.runs.push_back(rss);
             }
+        }
+        if (r_.rss_floor.skipped.empty()) {
+            DaemonSetup setup = daemon_setup(fresh_state_dir("state-floor"), "idle_floor");
+            setup.binary = floor_binary;
+            Daemon floor(setup);
+            double rss = static_cast<double>(floor.rss_kib());
+            floor.stop();
+            say("start-up " + name + ": the idle floor, VmRSS " +
+                std::to_string(static_cast<int>(rss)) + " KiB");
+            if (round > 0) r_.rss_floor.runs.push_back(rss);
         }
     }
 }

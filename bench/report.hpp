@@ -87,6 +87,7 @@ struct Results {
     Series peak_rss_full;
     Series anon_rss_full;  // RssAnon: what anchord itself allocated
     Series pss_full;       // Pss: shared library pages divided among their users
+    Series rss_floor;      // anchord_idle_floor: anchord's libraries, idle (bench/idle_floor.cpp)
     std::optional<double> rss_after_queries_kib;
 
     std::vector<Target> targets() const;
