@@ -18,9 +18,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "anchord/openssl.hpp"
 #include "anchord/sdbus.hpp"
 
 namespace {
@@ -39,13 +41,11 @@ bool read_anchor(const std::filesystem::path& dir) {
         std::ifstream in(entry.path(), std::ios::binary);
         const std::vector<unsigned char> der((std::istreambuf_iterator<char>(in)), {});
         const unsigned char* p = der.data();
-        X509* x509 = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+        anchord::ossl::X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
         if (!x509) continue;
         unsigned char digest[EVP_MAX_MD_SIZE];
         unsigned int size = 0;
-        const bool ok = X509_digest(x509, EVP_sha256(), digest, &size) == 1;
-        X509_free(x509);
-        return ok;
+        return X509_digest(x509.get(), EVP_sha256(), digest, &size) == 1;
     }
     return false;
 }
@@ -70,8 +70,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "anchord_idle_floor: no certificate read from %s\n", anchors.c_str());
         return 1;
     }
-    void* ring = nullptr;
-    if (keyctl_read_alloc(KEY_SPEC_SESSION_KEYRING, &ring) >= 0) std::free(ring);
+    void* read = nullptr;
+    const long got = keyctl_read_alloc(KEY_SPEC_SESSION_KEYRING, &read);
+    const std::unique_ptr<void, decltype(&std::free)> ring(got >= 0 ? read : nullptr, &std::free);
     sd_notify(0, "READY=1");
 
     int signal = 0;
