@@ -4,13 +4,16 @@
 #include <map>
 #include <stdexcept>
 
+#include "anchord/bus_api.hpp"
+
 namespace anchord::bench {
 namespace {
 
-constexpr const char* kBusName = "io.github.anchord1";
-constexpr const char* kRootPath = "/io/github/anchord1";
-constexpr const char* kManagerIface = "io.github.anchord1.Manager";
-constexpr const char* kKeyringIface = "io.github.anchord1.Keyring";
+using bus_api::kBusName;
+using bus_api::kKeyringInterface;
+using bus_api::kKeyringPathPrefix;
+using bus_api::kManagerInterface;
+using bus_api::kManagerPath;
 // An Enroll of a large batch on a loaded machine may outlast sd-bus's 25 s default.
 constexpr auto kCallTimeout = std::chrono::seconds(300);
 
@@ -36,7 +39,7 @@ std::string refusal(const Result& r) {
 
 Client::Client(const std::string& bus_address)
     : connection_(sdbus::createSessionBusConnectionWithAddress(bus_address)),
-      root_(sdbus::createProxy(*connection_, kBusName, kRootPath)),
+      root_(sdbus::createProxy(*connection_, kBusName, kManagerPath)),
       driver_(sdbus::createProxy(*connection_, "org.freedesktop.DBus", "/org/freedesktop/DBus")) {}
 
 bool Client::name_owned() {
@@ -51,9 +54,9 @@ bool Client::name_owned() {
 std::size_t Client::enroll(const Bytes& bundle, const std::string& keyring, bool brief) {
     std::vector<Result> results;
     std::map<std::string, sdbus::Variant> options;
-    if (brief) options.emplace("brief", sdbus::Variant(true));
+    if (brief) options.emplace(bus_api::kBriefOption, sdbus::Variant(true));
     root_->callMethod("Enroll")
-        .onInterface(kManagerIface)
+        .onInterface(kManagerInterface)
         .withTimeout(kCallTimeout)
         .withArguments(bundle, keyring, options)
         .storeResultsTo(results);
@@ -67,14 +70,13 @@ sdbus::IProxy& Client::keyring_proxy(const std::string& keyring) {
     for (auto& [name, proxy] : keyrings_) {
         if (name == keyring) return *proxy;
     }
-    keyrings_.emplace_back(
-        keyring,
-        sdbus::createProxy(*connection_, kBusName, std::string(kRootPath) + "/keyring/" + keyring));
+    keyrings_.emplace_back(keyring, sdbus::createProxy(*connection_, kBusName,
+                                                       std::string(kKeyringPathPrefix) + keyring));
     return *keyrings_.back().second;
 }
 
 std::size_t Client::read_keys(const std::string& keyring) {
-    auto keys = keyring_proxy(keyring).getProperty("Keys").onInterface(kKeyringIface);
+    auto keys = keyring_proxy(keyring).getProperty("Keys").onInterface(kKeyringInterface);
     return keys.get<std::vector<Key>>().size();
 }
 
@@ -86,7 +88,7 @@ std::size_t Client::managed_objects() {
         .storeResultsTo(objects);
     std::size_t keys = 0;
     for (const auto& [path, interfaces] : objects) {
-        auto keyring = interfaces.find(kKeyringIface);
+        auto keyring = interfaces.find(kKeyringInterface);
         if (keyring == interfaces.end()) continue;
         auto k = keyring->second.find("Keys");
         if (k != keyring->second.end()) keys += k->second.get<std::vector<Key>>().size();
@@ -95,7 +97,7 @@ std::size_t Client::managed_objects() {
 }
 
 std::string Client::version() {
-    return root_->getProperty("Version").onInterface(kManagerIface).get<std::string>();
+    return root_->getProperty("Version").onInterface(kManagerInterface).get<std::string>();
 }
 
 }  // namespace anchord::bench

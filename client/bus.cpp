@@ -8,9 +8,16 @@
 #include <string_view>
 
 // bus.hpp brought anchord/sdbus.hpp: the generated proxy marshals with its overloads.
+#include "anchord/bus_api.hpp"
 #include "anchord/proxy.h"
 
 namespace anchorctl {
+
+using anchord::bus_api::kBusName;
+using anchord::bus_api::kKeyringInterface;
+using anchord::bus_api::kKeyringPathPrefix;
+using anchord::bus_api::kManagerInterface;
+using anchord::bus_api::kManagerPath;
 
 class ManagerProxy final
     : public sdbus::ProxyInterfaces<io::github::anchord1::Manager_proxy, sdbus::Properties_proxy,
@@ -278,8 +285,8 @@ std::vector<CertificateResult> Anchord::enroll(const anchord::Bytes& bundle,
                                                const EnrollOptions& wanted) {
     LongCall long_call(*connection_);
     std::map<std::string, sdbus::Variant> options;
-    if (wanted.partial) options.emplace("partial", sdbus::Variant(true));
-    if (wanted.brief) options.emplace("brief", sdbus::Variant(true));
+    if (wanted.partial) options.emplace(anchord::bus_api::kPartialOption, sdbus::Variant(true));
+    if (wanted.brief) options.emplace(anchord::bus_api::kBriefOption, sdbus::Variant(true));
     return results_from_dbus(call([&] { return manager_->Enroll(bundle, keyring, options); }));
 }
 

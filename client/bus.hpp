@@ -17,12 +17,6 @@ class IConnection;
 
 namespace anchorctl {
 
-inline constexpr const char* kBusName = "io.github.anchord1";
-inline constexpr const char* kManagerPath = "/io/github/anchord1";
-inline constexpr const char* kKeyringPathPrefix = "/io/github/anchord1/keyring/";
-inline constexpr const char* kKeyringInterface = "io.github.anchord1.Keyring";
-inline constexpr const char* kManagerInterface = "io.github.anchord1.Manager";
-
 // Which bus: the system bus unless --session or --bus-address says otherwise.
 struct BusOptions {
     bool session = false;

@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "anchord/bus_api.hpp"
 #include "anchord/error.hpp"
 #include "anchord/sdbus.hpp"
 #include "auth/authorizer.hpp"
@@ -243,16 +244,16 @@ int serve(const config::Config& config, SignalFd& signals) {
     manager.set_listener(object.get());
     try {
         // Objects first, then the name: whoever sees the name finds them.
-        bus->requestName(service::kBusName);
+        bus->requestName(bus_api::kBusName);
     } catch (const sdbus::Error& e) {
         manager.set_listener(nullptr);
         workers.stop();
-        return fail(std::string("cannot own the name ") + service::kBusName + " on " +
+        return fail(std::string("cannot own the name ") + bus_api::kBusName + " on " +
                     bus_description(config) + ": " + e.getMessage());
     }
     BusThread bus_thread(*bus);
 
-    journal::info(journal::Event::Started, std::string("serving ") + service::kBusName + " on " +
+    journal::info(journal::Event::Started, std::string("serving ") + bus_api::kBusName + " on " +
                                                bus_description(config) +
                                                (manager.sandbox() ? " (sandbox)" : ""));
     notify_status(manager.compliant() ? "Serving; the keyrings match the state"
@@ -304,7 +305,7 @@ int serve(const config::Config& config, SignalFd& signals) {
     if (!lost) {
         journal::info(journal::Event::Stopping, "stopping on request");
         try {
-            bus->releaseName(service::kBusName);
+            bus->releaseName(bus_api::kBusName);
         } catch (const sdbus::Error& e) {
             journal::log(LOG_WARNING, "cannot release the bus name: " + e.getMessage());
         }

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "anchord/bus_api.hpp"
 #include "anchord/certificate.hpp"
 #include "anchord/error.hpp"
 #include "anchord/sdbus.hpp"
@@ -226,7 +227,10 @@ void append_options(sdbus::Message& msg, FuzzedDataProvider& in) {
     msg.openContainer("{sv}");
     for (std::size_t i = 0; i < n; ++i) {
         msg.openDictEntry("sv");
-        msg << (in.ConsumeBool() ? std::string("partial") : consume_string(in));
+        const auto pick = in.ConsumeIntegralInRange<int>(0, 2);
+        msg << (pick == 0   ? std::string(bus_api::kPartialOption)
+                : pick == 1 ? std::string(bus_api::kBriefOption)
+                            : consume_string(in));
         const std::string type = in.ConsumeBool() ? std::string("b") : random_type(in, 1);
         msg.openVariant(type);
         append_value(msg, in, type, 1);
@@ -280,14 +284,18 @@ void decode_and_check(sdbus::Message& msg, Method m) {
             const auto checked =
                 arguments::check_enroll(certificates, keyring, service::option_arguments(options));
             expect(certificates.size() <= arguments::kMaxBundleBytes, "the bundle is bounded");
-            // Only "partial" (b) gets through, and it means what it says.
-            if (auto it = options.find("partial"); it != options.end()) {
+            // Only the known options (b) get through, each read as sent.
+            std::size_t known = 0;
+            if (auto it = options.find(bus_api::kPartialOption); it != options.end()) {
                 expect(checked.options.partial == it->second.get<bool>(),
                        "partial is read as sent");
-                expect(options.size() == 1, "an unknown option is refused");
-            } else {
-                expect(options.empty(), "an unknown option is refused");
+                ++known;
             }
+            if (auto it = options.find(bus_api::kBriefOption); it != options.end()) {
+                expect(checked.options.brief == it->second.get<bool>(), "brief is read as sent");
+                ++known;
+            }
+            expect(options.size() == known, "an unknown option is refused");
             break;
         }
         case Method::Remove: {

@@ -2,16 +2,19 @@
 
 #include <string>
 
+#include "anchord/bus_api.hpp"
 #include "anchord/error.hpp"
 
 namespace anchord::service::arguments {
 
 namespace {
 
-constexpr std::string_view kPartialOption = "partial";
-constexpr std::string_view kBriefOption = "brief";
-constexpr std::string_view kKnownOptions = "the options are \"partial\" and \"brief\"";
 constexpr std::string_view kBeginLine = "-----BEGIN ";
+
+std::string known_options() {
+    return std::string("the options are \"") + bus_api::kPartialOption + "\" and \"" +
+           bus_api::kBriefOption + "\"";
+}
 
 // As read_bundle decides: a SEQUENCE tag with a long-form length is one DER
 // certificate, whatever bytes it carries inside.
@@ -62,17 +65,17 @@ manager::EnrollOptions enroll_options(std::span<const OptionArgument> options) {
     if (options.size() > kMaxOptions) {
         throw Error(ErrorCode::InvalidArgument,
                     "too many options (" + std::to_string(options.size()) + ", at most " +
-                        std::to_string(kMaxOptions) + "): " + std::string(kKnownOptions));
+                        std::to_string(kMaxOptions) + "): " + known_options());
     }
     manager::EnrollOptions out;
     for (const auto& option : options) {
-        bool* value = option.key == kPartialOption ? &out.partial
-                      : option.key == kBriefOption ? &out.brief
-                                                   : nullptr;
+        bool* value = option.key == bus_api::kPartialOption ? &out.partial
+                      : option.key == bus_api::kBriefOption ? &out.brief
+                                                            : nullptr;
         if (!value) {
-            throw Error(ErrorCode::InvalidArgument, "unknown option " +
-                                                        manager::quote_argument(option.key) + ": " +
-                                                        std::string(kKnownOptions));
+            throw Error(
+                ErrorCode::InvalidArgument,
+                "unknown option " + manager::quote_argument(option.key) + ": " + known_options());
         }
         if (option.type != "b" || !option.boolean) {
             throw Error(ErrorCode::InvalidArgument, "option \"" + option.key +

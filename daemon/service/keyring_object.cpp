@@ -1,5 +1,6 @@
 #include "service/keyring_object.hpp"
 
+#include "anchord/bus_api.hpp"
 #include "service/bus_errors.hpp"
 
 namespace anchord::service {
@@ -7,7 +8,7 @@ namespace anchord::service {
 namespace iface = io::github::anchord1;
 
 std::string keyring_object_path(LogicalKeyring keyring) {
-    return std::string(kManagerPath) + "/keyring/" + std::string(to_string(keyring));
+    return bus_api::kKeyringPathPrefix + std::string(to_string(keyring));
 }
 
 KeyringObject::KeyringObject(sdbus::IConnection& bus, const manager::Manager& manager,

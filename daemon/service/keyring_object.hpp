@@ -13,9 +13,7 @@
 
 namespace anchord::service {
 
-inline constexpr const char* kBusName = "io.github.anchord1";
-inline constexpr const char* kManagerPath = "/io/github/anchord1";
-// "/io/github/anchord1/keyring/ima"
+// bus_api::kKeyringPathPrefix and the keyring's name.
 std::string keyring_object_path(LogicalKeyring keyring);
 
 class KeyringObject final

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "anchord/bus_api.hpp"
 #include "journal/journal.hpp"
 #include "service/bus_errors.hpp"
 
@@ -49,7 +50,7 @@ std::vector<arguments::OptionArgument> option_arguments(
 
 ManagerObject::ManagerObject(sdbus::IConnection& bus, manager::Manager& manager,
                              auth::Authorizer& authorizer, Workers& workers, std::string version)
-    : AdaptorInterfaces(bus, kManagerPath),
+    : AdaptorInterfaces(bus, bus_api::kManagerPath),
       manager_(manager),
       authorizer_(authorizer),
       workers_(workers),

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "anchord/bus_api.hpp"
 #include "anchord/error.hpp"
 #include "anchord/policy.hpp"
 #include "anchord/sdbus.hpp"
@@ -44,10 +45,11 @@ namespace anchord::testing {
 
 namespace fs = std::filesystem;
 
-inline constexpr const char* kBusName = "io.github.anchord1";
-inline constexpr const char* kRootPath = "/io/github/anchord1";
-inline constexpr const char* kManagerIface = "io.github.anchord1.Manager";
-inline constexpr const char* kKeyringIface = "io.github.anchord1.Keyring";
+using bus_api::kBusName;
+using bus_api::kKeyringInterface;
+using bus_api::kKeyringPathPrefix;
+using bus_api::kManagerInterface;
+using bus_api::kManagerPath;
 inline constexpr auto kTimeout = std::chrono::seconds(30);
 
 using BusCheck = sdbus::Struct<std::string, std::string, std::string>;
@@ -312,7 +314,7 @@ class AnchordTest : public ::testing::Test {
                    << "anchord exited before owning its name (status " << *exited << ")";
         }
         if (!owned) return ::testing::AssertionFailure() << "anchord did not own its name in time";
-        manager_ = sdbus::createProxy(*connection_, kBusName, kRootPath);
+        manager_ = sdbus::createProxy(*connection_, kBusName, kManagerPath);
         return ::testing::AssertionSuccess();
     }
 
@@ -357,7 +359,7 @@ class AnchordTest : public ::testing::Test {
     std::vector<BusResult> verify(const Bytes& bundle, const std::string& keyring) {
         std::vector<BusResult> results;
         manager_->callMethod("Verify")
-            .onInterface(kManagerIface)
+            .onInterface(kManagerInterface)
             .withArguments(bundle, keyring)
             .storeResultsTo(results);
         return results;
@@ -366,7 +368,7 @@ class AnchordTest : public ::testing::Test {
     std::vector<BusResult> enroll(const Bytes& bundle, const std::string& keyring,
                                   bool partial = false) {
         std::map<std::string, sdbus::Variant> options;
-        if (partial) options.emplace("partial", sdbus::Variant(true));
+        if (partial) options.emplace(bus_api::kPartialOption, sdbus::Variant(true));
         return enroll(bundle, keyring, options);
     }
 
@@ -374,7 +376,7 @@ class AnchordTest : public ::testing::Test {
                                   const std::map<std::string, sdbus::Variant>& options) {
         std::vector<BusResult> results;
         manager_->callMethod("Enroll")
-            .onInterface(kManagerIface)
+            .onInterface(kManagerInterface)
             .withArguments(bundle, keyring, options)
             .storeResultsTo(results);
         return results;
@@ -382,14 +384,14 @@ class AnchordTest : public ::testing::Test {
 
     template <typename T>
     T manager_property(const std::string& name) {
-        return manager_->getProperty(name).onInterface(kManagerIface).get<T>();
+        return manager_->getProperty(name).onInterface(kManagerInterface).get<T>();
     }
 
     template <typename T>
     T keyring_property(const std::string& keyring, const std::string& name) {
-        auto proxy = sdbus::createProxy(*connection_, kBusName,
-                                        std::string(kRootPath) + "/keyring/" + keyring);
-        return proxy->getProperty(name).onInterface(kKeyringIface).get<T>();
+        auto proxy =
+            sdbus::createProxy(*connection_, kBusName, std::string(kKeyringPathPrefix) + keyring);
+        return proxy->getProperty(name).onInterface(kKeyringInterface).get<T>();
     }
 
     std::vector<BusKey> keys(const std::string& keyring) {

@@ -141,10 +141,10 @@ class CrashTest : public AnchordTest {
         int code = 1;
         try {
             auto connection = sdbus::createSessionBusConnectionWithAddress(address);
-            auto proxy = sdbus::createProxy(*connection, kBusName, kRootPath);
+            auto proxy = sdbus::createProxy(*connection, kBusName, kManagerPath);
             std::vector<BusResult> results;
             proxy->callMethod("Enroll")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withTimeout(std::chrono::minutes(10))
                 .withArguments(bundle_, std::string("ima"), std::map<std::string, sdbus::Variant>{})
                 .storeResultsTo(results);

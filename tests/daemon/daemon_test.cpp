@@ -236,7 +236,7 @@ TEST_F(AnchordTest, BadArgumentsAreRefusedWithInvalidArgument) {
                   std::map<std::string, sdbus::Variant> options{{"force", sdbus::Variant(true)}};
                   std::vector<BusResult> r;
                   manager_->callMethod("Enroll")
-                      .onInterface(kManagerIface)
+                      .onInterface(kManagerInterface)
                       .withArguments(pki_.chain.leaf.der, std::string("ima"), options)
                       .storeResultsTo(r);
               }),
@@ -246,7 +246,7 @@ TEST_F(AnchordTest, BadArgumentsAreRefusedWithInvalidArgument) {
                       {"partial", sdbus::Variant(std::string("yes"))}};
                   std::vector<BusResult> r;
                   manager_->callMethod("Enroll")
-                      .onInterface(kManagerIface)
+                      .onInterface(kManagerInterface)
                       .withArguments(pki_.chain.leaf.der, std::string("ima"), options)
                       .storeResultsTo(r);
               }),
@@ -254,13 +254,13 @@ TEST_F(AnchordTest, BadArgumentsAreRefusedWithInvalidArgument) {
     EXPECT_EQ(error_name_of([&] { verify(Bytes(1024 * 1024 + 1, 0x30), "ima"); }), invalid);
     EXPECT_EQ(error_name_of([&] {
                   manager_->callMethod("Remove")
-                      .onInterface(kManagerIface)
+                      .onInterface(kManagerInterface)
                       .withArguments(std::string("sha256:zz"), std::string("ima"));
               }),
               invalid);
     EXPECT_EQ(error_name_of([&] {
                   manager_->callMethod("Remove")
-                      .onInterface(kManagerIface)
+                      .onInterface(kManagerInterface)
                       .withArguments(fp(pki_.chain.leaf), std::string("ima"));
               }),
               error_name(ErrorCode::NotFound));
@@ -271,7 +271,7 @@ TEST_F(AnchordTest, RemoveUnlinksAndForgets) {
     ASSERT_EQ(enroll(pki_.chain.intermediate.der, "secondary").size(), 1u);
     ASSERT_EQ(enroll(pki_.chain.leaf.der, "ima").size(), 1u);
     manager_->callMethod("Remove")
-        .onInterface(kManagerIface)
+        .onInterface(kManagerInterface)
         .withArguments(fp(pki_.chain.leaf), std::string("ima"));
     EXPECT_TRUE(kernel_keys("ima").empty());
     EXPECT_TRUE(fingerprints("ima").empty());
@@ -285,7 +285,7 @@ TEST_F(AnchordTest, ASealedKeyringRefusesEnrollmentAndStaysSealed) {
     ASSERT_EQ(enroll(pki_.chain.intermediate.der, "secondary").size(), 1u);
     bool kernel_enforced = false;
     manager_->callMethod("Seal")
-        .onInterface(kManagerIface)
+        .onInterface(kManagerInterface)
         .withArguments(std::string("ima"))
         .storeResultsTo(kernel_enforced);
     // The sandbox's ima already carries the kernel's restriction (signed by
@@ -343,7 +343,7 @@ TEST_F(AnchordTest, AKeyLinkedBehindAnchordsOwnSealIsDrift) {
         << std::strerror(errno);
     bool kernel_enforced = true;
     manager_->callMethod("Seal")
-        .onInterface(kManagerIface)
+        .onInterface(kManagerInterface)
         .withArguments(std::string("ima"))
         .storeResultsTo(kernel_enforced);
     EXPECT_FALSE(kernel_enforced);
@@ -358,7 +358,7 @@ TEST_F(AnchordTest, AKeyLinkedBehindAnchordsOwnSealIsDrift) {
         0)
         << std::strerror(errno);
     std::vector<BusQuad> drift;
-    manager_->callMethod("Reconcile").onInterface(kManagerIface).storeResultsTo(drift);
+    manager_->callMethod("Reconcile").onInterface(kManagerInterface).storeResultsTo(drift);
     ASSERT_EQ(drift.size(), 1u);
     EXPECT_EQ(drift[0].get<0>(), "ima");
     EXPECT_EQ(drift[0].get<1>(), "") << "anchord never saw this certificate: no fingerprint";
@@ -401,26 +401,26 @@ TEST_F(AnchordTest, DriftIsFoundByTheTimerAnnouncedAndReconciled) {
     extra_args_ = {"--drift-interval", "1"};
     ASSERT_TRUE(start_daemon());
     auto watcher = sdbus::createSessionBusConnectionWithAddress(bus_->address());
-    auto root = sdbus::createProxy(*watcher, kBusName, kRootPath);
-    auto ima = sdbus::createProxy(*watcher, kBusName, std::string(kRootPath) + "/keyring/ima");
+    auto root = sdbus::createProxy(*watcher, kBusName, kManagerPath);
+    auto ima = sdbus::createProxy(*watcher, kBusName, std::string(kKeyringPathPrefix) + "ima");
     std::vector<std::tuple<std::string, std::string, int32_t>> enrolled;
     std::vector<std::vector<BusQuad>> detected;
     std::vector<bool> compliance;  // each Compliant value announced
     int keys_changed = 0;
     int keys_sent_whole = 0;  // the XML says "invalidates": the value never rides along
     root->uponSignal("KeyEnrolled")
-        .onInterface(kManagerIface)
+        .onInterface(kManagerInterface)
         .call([&](const std::string& k, const std::string& f, int32_t serial) {
             enrolled.emplace_back(k, f, serial);
         });
     root->uponSignal("DriftDetected")
-        .onInterface(kManagerIface)
+        .onInterface(kManagerInterface)
         .call([&](const std::vector<BusQuad>& drift) { detected.push_back(drift); });
     root->uponSignal("PropertiesChanged")
         .onInterface("org.freedesktop.DBus.Properties")
         .call([&](const std::string& iface, const std::map<std::string, sdbus::Variant>& changed,
                   const std::vector<std::string>&) {
-            if (iface != kManagerIface) return;
+            if (iface != kManagerInterface) return;
             if (auto it = changed.find("Compliant"); it != changed.end())
                 compliance.push_back(it->second.get<bool>());
         });
@@ -428,7 +428,7 @@ TEST_F(AnchordTest, DriftIsFoundByTheTimerAnnouncedAndReconciled) {
         .onInterface("org.freedesktop.DBus.Properties")
         .call([&](const std::string& iface, const std::map<std::string, sdbus::Variant>& changed,
                   const std::vector<std::string>& invalidated) {
-            if (iface != kKeyringIface) return;
+            if (iface != kKeyringInterface) return;
             if (changed.contains("Keys")) ++keys_sent_whole;
             if (std::find(invalidated.begin(), invalidated.end(), "Keys") != invalidated.end())
                 ++keys_changed;
@@ -469,7 +469,7 @@ TEST_F(AnchordTest, DriftIsFoundByTheTimerAnnouncedAndReconciled) {
 
     // Reconcile puts it back.
     std::vector<BusQuad> drift;
-    manager_->callMethod("Reconcile").onInterface(kManagerIface).storeResultsTo(drift);
+    manager_->callMethod("Reconcile").onInterface(kManagerInterface).storeResultsTo(drift);
     EXPECT_TRUE(drift.empty());
     EXPECT_TRUE(manager_property<bool>("Compliant"));
     EXPECT_EQ(fingerprints("ima"), std::set<std::string>{fp(pki_.chain.leaf)});
@@ -481,7 +481,7 @@ TEST_F(AnchordTest, DriftIsFoundByTheTimerAnnouncedAndReconciled) {
     ASSERT_GT(add_key("asymmetric", nullptr, stranger.der.data(), stranger.der.size(),
                       keyring_property<int32_t>("ima", "Serial")),
               0);
-    manager_->callMethod("Reconcile").onInterface(kManagerIface).storeResultsTo(drift);
+    manager_->callMethod("Reconcile").onInterface(kManagerInterface).storeResultsTo(drift);
     ASSERT_EQ(drift.size(), 1u);
     EXPECT_EQ(drift[0].get<0>(), "ima");
     EXPECT_EQ(drift[0].get<2>(), "foreign");
@@ -672,11 +672,11 @@ TEST_F(AnchordTest, AnUnprivilegedCallerIsDeniedChangesButMayRead) {
                 ::_exit(10);
             }
             auto bus = sdbus::createSessionBusConnectionWithAddress(address);
-            auto proxy = sdbus::createProxy(*bus, kBusName, kRootPath);
+            auto proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
             std::string denied = error_name_of([&] {
                 std::vector<BusResult> r;
                 proxy->callMethod("Enroll")
-                    .onInterface(kManagerIface)
+                    .onInterface(kManagerInterface)
                     .withArguments(leaf, std::string("ima"),
                                    std::map<std::string, sdbus::Variant>{})
                     .storeResultsTo(r);
@@ -684,30 +684,32 @@ TEST_F(AnchordTest, AnUnprivilegedCallerIsDeniedChangesButMayRead) {
             if (denied != dbus_error_name(ErrorCode::AccessDenied)) code = 11;
             std::string seal = error_name_of([&] {
                 proxy->callMethod("Seal")
-                    .onInterface(kManagerIface)
+                    .onInterface(kManagerInterface)
                     .withArguments(std::string("ima"));
             });
             if (code == 0 && seal != dbus_error_name(ErrorCode::AccessDenied)) code = 12;
             std::string others[] = {
                 error_name_of([&] {
                     proxy->callMethod("Remove")
-                        .onInterface(kManagerIface)
+                        .onInterface(kManagerInterface)
                         .withArguments(Fingerprint::of_der(leaf).to_string(), std::string("ima"));
                 }),
-                error_name_of([&] { proxy->callMethod("Reconcile").onInterface(kManagerIface); }),
                 error_name_of(
-                    [&] { proxy->callMethod("ReloadPolicy").onInterface(kManagerIface); }),
+                    [&] { proxy->callMethod("Reconcile").onInterface(kManagerInterface); }),
+                error_name_of(
+                    [&] { proxy->callMethod("ReloadPolicy").onInterface(kManagerInterface); }),
             };
             for (const auto& name : others) {
                 if (code == 0 && name != dbus_error_name(ErrorCode::AccessDenied)) code = 15;
             }
             std::vector<BusResult> verified;
             proxy->callMethod("Verify")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withArguments(leaf, std::string("ima"))
                 .storeResultsTo(verified);
             if (code == 0 && verified.size() != 1) code = 13;
-            auto mode = proxy->getProperty("Mode").onInterface(kManagerIface).get<std::string>();
+            auto mode =
+                proxy->getProperty("Mode").onInterface(kManagerInterface).get<std::string>();
             if (code == 0 && mode != "sandbox") code = 14;
         } catch (...) {
             code = 20;
@@ -799,15 +801,19 @@ TEST_F(AnchordTest, LiveIntrospectionEqualsTheXml) {
             .storeResultsTo(xml);
         return parse_api(xml);
     };
-    auto root = introspect(kRootPath);
-    auto ima = introspect(std::string(kRootPath) + "/keyring/ima");
-    EXPECT_EQ(root[kManagerIface], documented[kManagerIface]);
-    EXPECT_EQ(ima[kKeyringIface], documented[kKeyringIface]);
+    // Looked up by the shared names: a misspelt one would find nothing on
+    // either side and compare equal.
+    ASSERT_TRUE(documented.contains(kManagerInterface));
+    ASSERT_TRUE(documented.contains(kKeyringInterface));
+    auto root = introspect(kManagerPath);
+    auto ima = introspect(std::string(kKeyringPathPrefix) + "ima");
+    EXPECT_EQ(root[kManagerInterface], documented[kManagerInterface]);
+    EXPECT_EQ(ima[kKeyringInterface], documented[kKeyringInterface]);
     EXPECT_TRUE(root.contains("org.freedesktop.DBus.ObjectManager"));
-    EXPECT_FALSE(root.contains(kKeyringIface));
+    EXPECT_FALSE(root.contains(kKeyringInterface));
 
     // The ObjectManager lists one keyring object per logical keyring.
-    auto proxy = sdbus::createProxy(*connection_, kBusName, kRootPath);
+    auto proxy = sdbus::createProxy(*connection_, kBusName, kManagerPath);
     std::map<sdbus::ObjectPath, std::map<std::string, std::map<std::string, sdbus::Variant>>>
         objects;
     proxy->callMethod("GetManagedObjects")
@@ -815,9 +821,29 @@ TEST_F(AnchordTest, LiveIntrospectionEqualsTheXml) {
         .storeResultsTo(objects);
     EXPECT_EQ(objects.size(), kAllLogicalKeyrings.size());
     for (auto k : kAllLogicalKeyrings) {
-        auto path = std::string(kRootPath) + "/keyring/" + std::string(to_string(k));
+        auto path = std::string(kKeyringPathPrefix) + std::string(to_string(k));
         EXPECT_TRUE(objects.contains(sdbus::ObjectPath(path))) << path;
     }
+}
+
+// include/anchord/bus_api.hpp spells what the XML and the systemd files name.
+TEST(BusApi, ItsNamesAreTheOnesTheXmlAndTheSystemdFilesUse) {
+    const fs::path systemd = fs::path(ANCHORD_SOURCE_DIR) / "systemd";
+    const auto xml = read_text(systemd / "io.github.anchord1.xml");
+    const auto api = parse_api(xml);
+    EXPECT_TRUE(api.contains(kManagerInterface));
+    EXPECT_TRUE(api.contains(kKeyringInterface));
+    EXPECT_EQ(std::string_view(kKeyringPathPrefix), std::string(kManagerPath) + "/keyring/");
+    // Enroll's documentation names each option with its type.
+    for (const char* option : {bus_api::kPartialOption, bus_api::kBriefOption}) {
+        EXPECT_NE(xml.find("\"" + std::string(option) + "\" (b"), std::string::npos) << option;
+    }
+    EXPECT_NE(read_text(systemd / "io.github.anchord1.service")
+                  .find("Name=" + std::string(kBusName) + "\n"),
+              std::string::npos);
+    EXPECT_NE(read_text(systemd / "io.github.anchord1.conf")
+                  .find("<allow own=\"" + std::string(kBusName) + "\"/>"),
+              std::string::npos);
 }
 
 // --- policy reload ------------------------------------------------------------------
@@ -843,11 +869,11 @@ TEST_F(AnchordTest, SighupReloadsAChangedPolicyAndABrokenOneKeepsTheOld) {
     // A broken file: the call fails with InvalidPolicy and the policy stays.
     write_text(policy_file(), "{ \"version\": 1, ");
     EXPECT_EQ(
-        error_name_of([&] { manager_->callMethod("ReloadPolicy").onInterface(kManagerIface); }),
+        error_name_of([&] { manager_->callMethod("ReloadPolicy").onInterface(kManagerInterface); }),
         error_name(ErrorCode::InvalidPolicy));
     EXPECT_EQ(manager_property<std::string>("PolicyDigest"), expected);
     std::string json, digest;
-    manager_->callMethod("GetPolicy").onInterface(kManagerIface).storeResultsTo(json, digest);
+    manager_->callMethod("GetPolicy").onInterface(kManagerInterface).storeResultsTo(json, digest);
     EXPECT_EQ(digest, expected);
     EXPECT_FALSE(json.empty());
 }
@@ -902,7 +928,7 @@ TEST_F(AnchordTest, RemoveOnAKeyringSealedByItsPermissionsChangesNothing) {
     ASSERT_EQ(enroll(pki_.chain.leaf.der, "ima").size(), 1u);
     bool kernel_enforced = false;
     manager_->callMethod("Seal")
-        .onInterface(kManagerIface)
+        .onInterface(kManagerInterface)
         .withArguments(std::string("ima"))
         .storeResultsTo(kernel_enforced);
     ASSERT_TRUE(kernel_enforced);
@@ -911,7 +937,7 @@ TEST_F(AnchordTest, RemoveOnAKeyringSealedByItsPermissionsChangesNothing) {
 
     EXPECT_EQ(error_name_of([&] {
                   manager_->callMethod("Remove")
-                      .onInterface(kManagerIface)
+                      .onInterface(kManagerInterface)
                       .withArguments(fp(pki_.chain.leaf), std::string("ima"));
               }),
               error_name(ErrorCode::Sealed));

@@ -55,7 +55,7 @@ class HostileTest : public AnchordTest {
     template <typename... Args>
     std::string error_of(const std::string& method, const Args&... args) {
         return error_name_of([&] {
-            auto call = manager_->createMethodCall(kManagerIface, method);
+            auto call = manager_->createMethodCall(kManagerInterface, method);
             ((void)(call << args), ...);
             manager_->callMethod(call);
         });
@@ -147,8 +147,8 @@ TEST_F(HostileTest, PathLikeKeyringNamesAreRefused) {
     // Nor is an object path under the keyring objects' root a keyring
     // (sd-bus itself refuses "..", "." and "%" in a path).
     auto proxy =
-        sdbus::createProxy(*connection_, kBusName, std::string(kRootPath) + "/keyring/etc_shadow");
-    EXPECT_EQ(error_name_of([&] { proxy->getProperty("Keys").onInterface(kKeyringIface); }),
+        sdbus::createProxy(*connection_, kBusName, std::string(kKeyringPathPrefix) + "etc_shadow");
+    EXPECT_EQ(error_name_of([&] { proxy->getProperty("Keys").onInterface(kKeyringInterface); }),
               "org.freedesktop.DBus.Error.UnknownObject");
     EXPECT_TRUE(kernel_keys("ima").empty());
     EXPECT_EQ(kernel_keys("secondary"), keyrings_before);
@@ -216,11 +216,12 @@ TEST_F(HostileTest, WrongArgumentTypesGetInvalidArgs) {
     EXPECT_EQ(error_of("ReloadPolicy", true), kInvalidArgs);
     EXPECT_EQ(error_of("GetPolicy", uint32_t{7}), kInvalidArgs);
     // Properties: read-only, and Get with the wrong types.
-    EXPECT_EQ(
-        error_name_of([&] {
-            manager_->setProperty("Version").onInterface(kManagerIface).toValue(std::string("9"));
-        }),
-        "org.freedesktop.DBus.Error.PropertyReadOnly");
+    EXPECT_EQ(error_name_of([&] {
+                  manager_->setProperty("Version")
+                      .onInterface(kManagerInterface)
+                      .toValue(std::string("9"));
+              }),
+              "org.freedesktop.DBus.Error.PropertyReadOnly");
     EXPECT_EQ(error_name_of([&] {
                   auto call = manager_->createMethodCall("org.freedesktop.DBus.Properties", "Get");
                   call << int32_t{1} << std::string("Version");
@@ -516,15 +517,15 @@ TEST_F(HostileTest, StringsThatAreNotUtf8NeverReachAnchord) {
     // name shows the hand-built path does reach anchord.
     WirePeer peer(bus_->address());
     ASSERT_TRUE(peer.connect()) << "the bus did not take the hand-made connection";
-    auto control = peer.call(kRootPath, kManagerIface, "Seal", kBusName, "s",
+    auto control = peer.call(kManagerPath, kManagerInterface, "Seal", kBusName, "s",
                              WirePeer::string_body("imaginary"));
     auto answer = peer.reply_to(control);
     ASSERT_TRUE(answer);
     EXPECT_EQ(answer->type, 3);
     EXPECT_EQ(answer->error_name, kInvalidArgument);
 
-    auto hostile =
-        peer.call(kRootPath, kManagerIface, "Seal", kBusName, "s", WirePeer::string_body(bad));
+    auto hostile = peer.call(kManagerPath, kManagerInterface, "Seal", kBusName, "s",
+                             WirePeer::string_body(bad));
     EXPECT_FALSE(peer.reply_to(hostile)) << "the bus delivered a string that is not UTF-8";
     EXPECT_TRUE(peer.closed()) << "the bus should drop a peer that sends an invalid message";
     EXPECT_FALSE(keyring_property<bool>("ima", "Sealed"));
@@ -535,12 +536,12 @@ TEST_F(HostileTest, StringsThatAreNotUtf8NeverReachAnchord) {
 // is disconnected, anchord is not involved.
 TEST_F(HostileTest, AMessageOverTheBusLimitNeverReachesAnchord) {
     auto own = sdbus::createSessionBusConnectionWithAddress(bus_->address());
-    auto proxy = sdbus::createProxy(*own, kBusName, kRootPath);
+    auto proxy = sdbus::createProxy(*own, kBusName, kManagerPath);
     const Bytes enormous(60 * 1024 * 1024, 'A');
     auto name = error_name_of([&] {
         std::vector<BusResult> r;
         proxy->callMethod("Verify")
-            .onInterface(kManagerIface)
+            .onInterface(kManagerInterface)
             .withArguments(enormous, std::string("ima"))
             .storeResultsTo(r);
     });
@@ -565,7 +566,7 @@ TEST_F(HostileTest, AnUnprivilegedCallerGetsAccessDeniedOnEveryChange) {
     auto outcomes = run_callers({[&](int out) {
         if (!become_nobody()) return 10;
         auto bus = sdbus::createSessionBusConnectionWithAddress(address);
-        auto proxy = sdbus::createProxy(*bus, kBusName, kRootPath);
+        auto proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
         auto report = [&](const std::string& method, const std::function<void()>& call) {
             auto name = error_name_of(call);
             write_all(out, method + " " + (name.empty() ? "ok" : name) + "\n");
@@ -573,40 +574,44 @@ TEST_F(HostileTest, AnUnprivilegedCallerGetsAccessDeniedOnEveryChange) {
         report("Enroll", [&] {
             std::vector<BusResult> r;
             proxy->callMethod("Enroll")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withArguments(other_leaf.der, std::string("ima"), Options{})
                 .storeResultsTo(r);
         });
         report("Enroll(partial)", [&] {
             std::vector<BusResult> r;
             proxy->callMethod("Enroll")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withArguments(other_leaf.der, std::string("ima"),
                                Options{{"partial", sdbus::Variant(true)}})
                 .storeResultsTo(r);
         });
         report("Remove", [&] {
             proxy->callMethod("Remove")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withArguments(leaf_fp, std::string("ima"));
         });
         report("Seal", [&] {
-            proxy->callMethod("Seal").onInterface(kManagerIface).withArguments(std::string("ima"));
+            proxy->callMethod("Seal")
+                .onInterface(kManagerInterface)
+                .withArguments(std::string("ima"));
         });
-        report("Reconcile", [&] { proxy->callMethod("Reconcile").onInterface(kManagerIface); });
+        report("Reconcile", [&] { proxy->callMethod("Reconcile").onInterface(kManagerInterface); });
         report("ReloadPolicy",
-               [&] { proxy->callMethod("ReloadPolicy").onInterface(kManagerIface); });
+               [&] { proxy->callMethod("ReloadPolicy").onInterface(kManagerInterface); });
         // Reading stays open to everyone.
         report("Verify", [&] {
             std::vector<BusResult> r;
             proxy->callMethod("Verify")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withArguments(other_leaf.der, std::string("ima"))
                 .storeResultsTo(r);
         });
         report("GetPolicy", [&] {
             std::string json, digest;
-            proxy->callMethod("GetPolicy").onInterface(kManagerIface).storeResultsTo(json, digest);
+            proxy->callMethod("GetPolicy")
+                .onInterface(kManagerInterface)
+                .storeResultsTo(json, digest);
         });
         return 0;
     }});

@@ -121,9 +121,9 @@ TEST_F(SystemBusPolicyTest, OnlyRootMayOwnTheName) {
 TEST_F(SystemBusPolicyTest, EveryUserMayReadPropertiesIntrospectAndCallTheReadMethods) {
     ASSERT_TRUE(start_daemon());
     const auto leaf = pki_.chain.leaf.der;
-    const std::string ima_path = std::string(kRootPath) + "/keyring/ima";
+    const std::string ima_path = std::string(kKeyringPathPrefix) + "ima";
     auto results = as_nobody(bus_->address(), [&](sdbus::IConnection& bus, const Recorder& record) {
-        auto manager = sdbus::createProxy(bus, kBusName, kRootPath);
+        auto manager = sdbus::createProxy(bus, kBusName, kManagerPath);
         auto ima = sdbus::createProxy(bus, kBusName, ima_path);
         std::string xml;
         record("Introspect manager", [&] {
@@ -139,7 +139,7 @@ TEST_F(SystemBusPolicyTest, EveryUserMayReadPropertiesIntrospectAndCallTheReadMe
         record("Ping",
                [&] { manager->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer"); });
         record("Get Mode", [&] {
-            if (manager->getProperty("Mode").onInterface(kManagerIface).get<std::string>() !=
+            if (manager->getProperty("Mode").onInterface(kManagerInterface).get<std::string>() !=
                 "sandbox")
                 throw sdbus::Error("test.WrongValue", "Mode is not sandbox");
         });
@@ -147,12 +147,12 @@ TEST_F(SystemBusPolicyTest, EveryUserMayReadPropertiesIntrospectAndCallTheReadMe
             std::map<std::string, sdbus::Variant> all;
             manager->callMethod("GetAll")
                 .onInterface("org.freedesktop.DBus.Properties")
-                .withArguments(std::string(kManagerIface))
+                .withArguments(std::string(kManagerInterface))
                 .storeResultsTo(all);
             if (!all.contains("Compliant")) throw sdbus::Error("test.Missing", "no Compliant");
         });
         record("Get Keys", [&] {
-            ima->getProperty("Keys").onInterface(kKeyringIface).get<std::vector<BusKey>>();
+            ima->getProperty("Keys").onInterface(kKeyringInterface).get<std::vector<BusKey>>();
         });
         record("GetManagedObjects", [&] {
             std::map<sdbus::ObjectPath,
@@ -167,7 +167,7 @@ TEST_F(SystemBusPolicyTest, EveryUserMayReadPropertiesIntrospectAndCallTheReadMe
         record("Verify", [&] {
             std::vector<BusResult> verified;
             manager->callMethod("Verify")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withArguments(leaf, std::string("ima"))
                 .storeResultsTo(verified);
             if (verified.size() != 1) throw sdbus::Error("test.WrongValue", "not one result");
@@ -175,13 +175,13 @@ TEST_F(SystemBusPolicyTest, EveryUserMayReadPropertiesIntrospectAndCallTheReadMe
         record("GetPolicy", [&] {
             std::string json, digest;
             manager->callMethod("GetPolicy")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .storeResultsTo(json, digest);
         });
         // No property is writable, and the bus says so before anchord does:
         // the strict default policy is in force.
         record("Set Mode", [&] {
-            manager->setProperty("Mode").onInterface(kManagerIface).toValue(std::string("x"));
+            manager->setProperty("Mode").onInterface(kManagerInterface).toValue(std::string("x"));
         });
     });
     for (const char* label :
@@ -206,27 +206,28 @@ TEST_F(SystemBusPolicyTest, MutatingCallsReachAnchordWhichDecides) {
     const auto rogue = pki_.rogue.der;
     const auto leaf_fp = fp(chain.leaf);
     auto results = as_nobody(bus_->address(), [&](sdbus::IConnection& bus, const Recorder& record) {
-        auto manager = sdbus::createProxy(bus, kBusName, kRootPath);
+        auto manager = sdbus::createProxy(bus, kBusName, kManagerPath);
         record("Enroll", [&] {
             std::vector<BusResult> r;
             manager->callMethod("Enroll")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withArguments(rogue, std::string("ima"), std::map<std::string, sdbus::Variant>{})
                 .storeResultsTo(r);
         });
         record("Remove", [&] {
             manager->callMethod("Remove")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withArguments(leaf_fp, std::string("ima"));
         });
         record("Seal", [&] {
             manager->callMethod("Seal")
-                .onInterface(kManagerIface)
+                .onInterface(kManagerInterface)
                 .withArguments(std::string("evm"));
         });
-        record("Reconcile", [&] { manager->callMethod("Reconcile").onInterface(kManagerIface); });
+        record("Reconcile",
+               [&] { manager->callMethod("Reconcile").onInterface(kManagerInterface); });
         record("ReloadPolicy",
-               [&] { manager->callMethod("ReloadPolicy").onInterface(kManagerIface); });
+               [&] { manager->callMethod("ReloadPolicy").onInterface(kManagerInterface); });
     });
     const std::string anchord_denied = dbus_error_name(ErrorCode::AccessDenied);
     for (const char* method : {"Enroll", "Remove", "Seal", "Reconcile", "ReloadPolicy"}) {
@@ -236,9 +237,9 @@ TEST_F(SystemBusPolicyTest, MutatingCallsReachAnchordWhichDecides) {
     EXPECT_FALSE(keyring_property<bool>("evm", "Sealed"));
 
     // Root, through the same bus policy.
-    auto proxy = sdbus::createProxy(*connection_, kBusName, kRootPath);
+    auto proxy = sdbus::createProxy(*connection_, kBusName, kManagerPath);
     EXPECT_NO_THROW(proxy->callMethod("Remove")
-                        .onInterface(kManagerIface)
+                        .onInterface(kManagerInterface)
                         .withArguments(leaf_fp, std::string("ima")));
     EXPECT_TRUE(fingerprints("ima").empty());
 }

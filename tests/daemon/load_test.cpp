@@ -89,8 +89,8 @@ class Client {
 
     int run(int out) {
         bus_ = sdbus::createSessionBusConnectionWithAddress(address_);
-        root_ = sdbus::createProxy(*bus_, kBusName, kRootPath);
-        ima_ = sdbus::createProxy(*bus_, kBusName, std::string(kRootPath) + "/keyring/ima");
+        root_ = sdbus::createProxy(*bus_, kBusName, kManagerPath);
+        ima_ = sdbus::createProxy(*bus_, kBusName, std::string(kKeyringPathPrefix) + "ima");
         int calls = 0;
         for (; calls < kCallsPerClient; ++calls) {
             Kind kind = pick();
@@ -162,7 +162,7 @@ class Client {
                 auto i = rng_() % certs_.size();
                 std::vector<BusResult> results;
                 root_->callMethod("Verify")
-                    .onInterface(kManagerIface)
+                    .onInterface(kManagerInterface)
                     .withArguments(certs_[i].der, std::string("ima"))
                     .storeResultsTo(results);
                 if (results.size() != 1 || fingerprint_of(results[0]) != fps_[i] ||
@@ -178,7 +178,7 @@ class Client {
                 auto candidates = indices(true);
                 auto i = candidates[rng_() % candidates.size()];
                 root_->callMethod("Remove")
-                    .onInterface(kManagerIface)
+                    .onInterface(kManagerInterface)
                     .withArguments(fps_[i], std::string("ima"));
                 enrolled_[i] = false;
                 break;
@@ -197,7 +197,7 @@ class Client {
         }
         std::vector<BusResult> results;
         root_->callMethod("Enroll")
-            .onInterface(kManagerIface)
+            .onInterface(kManagerInterface)
             .withArguments(bundle, std::string("ima"), std::map<std::string, sdbus::Variant>{})
             .storeResultsTo(results);
         if (results.size() != candidates.size()) {
@@ -219,7 +219,7 @@ class Client {
         static const char* const kNames[] = {"Version",   "Mode",  "PolicyDigest",
                                              "Compliant", "Drift", "LastReconcile"};
         const std::string name = kNames[rng_() % std::size(kNames)];
-        auto value = root_->getProperty(name).onInterface(kManagerIface);
+        auto value = root_->getProperty(name).onInterface(kManagerInterface);
         // Every change is complete when its call returns and nobody works
         // behind anchord's back here: it is compliant all along.
         if (name == "Compliant" && !value.get<bool>()) error(Kind::Property, "not-compliant", "");
@@ -229,7 +229,8 @@ class Client {
 
     // The keys this client enrolled are listed, the ones it removed are not.
     void read_keys() {
-        auto keys = ima_->getProperty("Keys").onInterface(kKeyringIface).get<std::vector<BusKey>>();
+        auto keys =
+            ima_->getProperty("Keys").onInterface(kKeyringInterface).get<std::vector<BusKey>>();
         std::set<std::string> listed;
         for (const auto& k : keys) {
             if (k.get<3>() == "anchord") listed.insert(k.get<2>());
@@ -461,8 +462,8 @@ TEST_F(LoadTest, ReadsAreAnsweredWhileAThousandCertificatesEnroll) {
     auto sender = open_bus(bus_->address());
     ASSERT_TRUE(sender);
     sd_bus_message* raw = nullptr;
-    ASSERT_GE(sd_bus_message_new_method_call(sender.get(), &raw, kBusName, kRootPath, kManagerIface,
-                                             "Enroll"),
+    ASSERT_GE(sd_bus_message_new_method_call(sender.get(), &raw, kBusName, kManagerPath,
+                                             kManagerInterface, "Enroll"),
               0);
     MessagePtr call(raw);
     ASSERT_GE(sd_bus_message_append_array(call.get(), 'y', bundle.data(), bundle.size()), 0);
@@ -481,8 +482,8 @@ TEST_F(LoadTest, ReadsAreAnsweredWhileAThousandCertificatesEnroll) {
     auto call_async = [&](const char* member, PendingReply& into,
                           const std::function<int(sd_bus_message*)>& append) {
         sd_bus_message* m = nullptr;
-        if (sd_bus_message_new_method_call(sender.get(), &m, kBusName, kRootPath, kManagerIface,
-                                           member) < 0)
+        if (sd_bus_message_new_method_call(sender.get(), &m, kBusName, kManagerPath,
+                                           kManagerInterface, member) < 0)
             return SlotPtr();
         MessagePtr owned(m);
         sd_bus_slot* out = nullptr;
@@ -499,13 +500,13 @@ TEST_F(LoadTest, ReadsAreAnsweredWhileAThousandCertificatesEnroll) {
     // once this read is answered, the Enroll and the Remove were received
     // and handed to workers.
     char* version = nullptr;
-    ASSERT_GE(sd_bus_get_property_string(sender.get(), kBusName, kRootPath, kManagerIface,
+    ASSERT_GE(sd_bus_get_property_string(sender.get(), kBusName, kManagerPath, kManagerInterface,
                                          "Version", nullptr, &version),
               0);
     std::free(version);
 
-    auto objects_proxy = sdbus::createProxy(*connection_, kBusName, kRootPath);
-    auto ima = sdbus::createProxy(*connection_, kBusName, std::string(kRootPath) + "/keyring/ima");
+    auto objects_proxy = sdbus::createProxy(*connection_, kBusName, kManagerPath);
+    auto ima = sdbus::createProxy(*connection_, kBusName, std::string(kKeyringPathPrefix) + "ima");
     auto pump = [&] {
         while (sd_bus_process(sender.get(), nullptr) > 0) {
         }
@@ -526,7 +527,8 @@ TEST_F(LoadTest, ReadsAreAnsweredWhileAThousandCertificatesEnroll) {
         timed([&] { EXPECT_FALSE(manager_property<std::string>("Version").empty()); });
         timed([&] { manager_property<bool>("Compliant"); });
         timed([&] {
-            auto k = ima->getProperty("Keys").onInterface(kKeyringIface).get<std::vector<BusKey>>();
+            auto k =
+                ima->getProperty("Keys").onInterface(kKeyringInterface).get<std::vector<BusKey>>();
             keys_seen_max = std::max(keys_seen_max, k.size());
         });
         timed([&] {
@@ -560,7 +562,7 @@ TEST_F(LoadTest, ReadsAreAnsweredWhileAThousandCertificatesEnroll) {
     // A reconcile over the thousand keys finds every one of them linked.
     const auto reconcile_sent = Clock::now();
     std::vector<sdbus::Struct<std::string, std::string, std::string, std::string>> drift;
-    manager_->callMethod("Reconcile").onInterface(kManagerIface).storeResultsTo(drift);
+    manager_->callMethod("Reconcile").onInterface(kManagerInterface).storeResultsTo(drift);
     const auto reconcile_took =
         std::chrono::duration_cast<Micros>(Clock::now() - reconcile_sent).count();
     EXPECT_TRUE(drift.empty());
