@@ -465,7 +465,16 @@ std::vector<KeySerial> Keyrings::serials(LogicalKeyring k) const {
 }
 
 std::vector<KeyEntry> Keyrings::list_serial(KeySerial ring) const {
-    auto serials = serials_of(ring);
+    return describe(ring, serials_of(ring));
+}
+
+std::vector<KeyEntry> Keyrings::list(LogicalKeyring k,
+                                     const std::vector<KeySerial>& serials) const {
+    return describe(*present(k).serial, serials);
+}
+
+std::vector<KeyEntry> Keyrings::describe(KeySerial ring,
+                                         const std::vector<KeySerial>& serials) const {
     // Taken out while listing: a concurrent listing of the same keyring
     // finds none and describes every key, which is slower but as right.
     std::unordered_map<std::int32_t, KeyEntry> known;

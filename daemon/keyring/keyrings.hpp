@@ -144,6 +144,8 @@ class Keyrings {
     // The serials the keyring holds, in the kernel's order: one read, no key
     // described. Throws as list() does.
     std::vector<KeySerial> serials(LogicalKeyring k) const;
+    // list() of what serials() just read, without reading the keyring again.
+    std::vector<KeyEntry> list(LogicalKeyring k, const std::vector<KeySerial>& serials) const;
 
     // add_key("asymmetric", NULL, der) into it. Throws KernelError with
     // code Sealed for a sealed keyring: errno EPERM when sealed by a
@@ -196,6 +198,8 @@ class Keyrings {
     AddResult link_certificate(LogicalKeyring k, ByteView der,
                                const std::unordered_set<std::string>* descriptions);
     std::set<Sha256> blacklist_entries(std::string_view prefix) const;
+    // The entries of `serials`, read from `ring`: the listing's one body.
+    std::vector<KeyEntry> describe(KeySerial ring, const std::vector<KeySerial>& serials) const;
 
     bool sandbox_ = false;
     std::map<LogicalKeyring, KeyringLocation> locations_;

@@ -171,10 +171,10 @@ bool is_certificate_key(const keyring::KeyEntry& key) {
     return !key.is_keyring() && key.type == "asymmetric";
 }
 
-std::string failed_checks(const Verdict& verdict) {
+std::string failed_checks(const std::vector<Check>& checks) {
     std::string ids;
     std::string reasons;
-    for (const auto& check : verdict.checks) {
+    for (const auto& check : checks) {
         if (check.outcome != Outcome::Fail) continue;
         if (!ids.empty()) {
             ids += ", ";
@@ -916,7 +916,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         seen.emplace(fp, i);
 
         auto verdict = evaluate(cert, k, *view.policy, trust, kernel_, now);
-        r.checks = verdict.checks;
+        r.checks = std::move(verdict.checks);
         r.belongs_in = verdict.belongs_in;
 
         if (view.state->find(fp, k)) {
@@ -935,7 +935,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
                 describe_position(i, fp) + " refused by the policy for keyring " + name_of(k) +
                 ": " +
                 (verdict.accepted ? std::string("the policy makes the keyring not enrollable")
-                                  : failed_checks(verdict));
+                                  : failed_checks(r.checks));
             r.kernel = {false, "", "not linked: the policy refused it"};
             if (!first_failure) first_failure = Error(ErrorCode::PolicyRejected, why);
             journal::warning(journal::Event::Refused, why,
@@ -1771,11 +1771,11 @@ std::shared_ptr<const std::vector<KeyView>> Manager::keys(LogicalKeyring k) cons
     auto view = snapshot();
     const auto index = this->index(view);
     const bool exists = keyrings_.location(k).serial.has_value();
+    // A key's type and description cannot change, so the same keys under
+    // the same index give the same answer: one read of the keyring tells,
+    // where listing it copied every key's entry.
+    auto serials = exists ? keyrings_.serials(k) : std::vector<KeySerial>{};
     {
-        // A key's type and description cannot change, so the same keys
-        // under the same index give the same answer: one read of the
-        // keyring tells, where listing it copied every key's entry.
-        auto serials = exists ? keyrings_.serials(k) : std::vector<KeySerial>{};
         std::lock_guard lock(keys_mutex_);
         if (auto it = keys_answers_.find(k);
             it != keys_answers_.end() && it->second.index == index && it->second.serials == serials)
@@ -1783,15 +1783,13 @@ std::shared_ptr<const std::vector<KeyView>> Manager::keys(LogicalKeyring k) cons
     }
     const auto& identifier = index->identifier;
     const auto& recorded = index->recorded_in(k);
-    // The answer is kept under the serials of this listing, not of the read
-    // above: a key linked or unlinked in between then only misses the cache.
-    auto listed = exists ? keyrings_.list(k) : std::vector<keyring::KeyEntry>{};
-    std::vector<KeySerial> serials;
-    serials.reserve(listed.size());
+    // The keys of that read, described: a key unlinked since is left out of
+    // the answer (and the next read misses the cache), one linked since is
+    // in the next read.
+    auto listed = exists ? keyrings_.list(k, serials) : std::vector<keyring::KeyEntry>{};
     auto out = std::make_shared<std::vector<KeyView>>();
     out->reserve(listed.size());
     for (const auto& key : listed) {
-        serials.push_back(key.serial);
         if (!is_certificate_key(key)) continue;
         KeyView v;
         v.serial = key.serial;

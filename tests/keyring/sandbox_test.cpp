@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <vector>
@@ -265,6 +266,40 @@ TEST_F(SandboxTest, ListingUnlinkingAndAlreadyPresent) {
     int err = errno_thrown([&] { ks.unlink(LogicalKeyring::Ima, again.serial); }, &code);
     EXPECT_TRUE(err == ENOENT || err == ENOKEY) << errno_name(err);
     EXPECT_EQ(code, ErrorCode::NotFound);
+}
+
+// Manager::keys reads the serials first to see whether its answer still
+// holds, and on a miss describes those serials without reading again.
+TEST_F(SandboxTest, ListingTheSerialsOfAnEarlierReadDescribesThoseKeysOnly) {
+    Keyrings ks = make_sandbox();
+    ks.add(LogicalKeyring::Secondary, chain_.intermediate.der);
+    AddResult first = ks.add(LogicalKeyring::Ima, chain_.leaf.der);
+    AddResult second =
+        ks.add(LogicalKeyring::Ima, make_signed(signing_spec("second"), chain_.intermediate).der);
+    const auto serials = ks.serials(LogicalKeyring::Ima);
+    ASSERT_EQ(std::set<KeySerial>(serials.begin(), serials.end()),
+              (std::set<KeySerial>{first.serial, second.serial}));
+
+    // Linked after the read: not in its listing.
+    AddResult later =
+        ks.add(LogicalKeyring::Ima, make_signed(signing_spec("later"), chain_.intermediate).der);
+    const auto of_read = ks.list(LogicalKeyring::Ima, serials);
+    const auto whole = ks.list(LogicalKeyring::Ima);
+    ASSERT_EQ(of_read.size(), 2u);
+    ASSERT_EQ(whole.size(), 3u);
+    std::map<KeySerial, const KeyEntry*> listed;
+    for (const auto& e : whole) listed.emplace(e.serial, &e);
+    EXPECT_TRUE(listed.contains(later.serial));
+    for (std::size_t i = 0; i < of_read.size(); ++i) {
+        // In the order of the read, each as a whole listing shows it.
+        EXPECT_EQ(of_read[i].serial, serials[i]);
+        ASSERT_TRUE(listed.contains(serials[i]));
+        const KeyEntry& same = *listed.at(serials[i]);
+        EXPECT_EQ(of_read[i].type, "asymmetric");
+        EXPECT_EQ(of_read[i].description, same.description);
+        ASSERT_TRUE(of_read[i].subject_key_id.has_value());
+        EXPECT_EQ(of_read[i].subject_key_id, same.subject_key_id);
+    }
 }
 
 TEST_F(SandboxTest, SubjectKeyIdIsAbsentWhenTheCertificateHasNone) {
