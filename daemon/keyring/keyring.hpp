@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,9 @@ struct KeyEntry {
     std::optional<Bytes> subject_key_id;
     bool is_keyring() const { return type == "keyring"; }
 };
+
+// A keyring's keys as one listing read them, shared among its readers.
+using Listing = std::shared_ptr<const std::vector<KeyEntry>>;
 
 struct AddResult {
     KeySerial serial;

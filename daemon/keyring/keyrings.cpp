@@ -451,7 +451,7 @@ const KeyringLocation& Keyrings::present(LogicalKeyring k) const {
 }
 
 std::vector<KeyEntry> Keyrings::list(LogicalKeyring k) const {
-    return list_serial(*present(k).serial);
+    return *listing(k);
 }
 
 namespace {
@@ -465,34 +465,43 @@ std::vector<KeySerial> Keyrings::serials(LogicalKeyring k) const {
 }
 
 std::vector<KeyEntry> Keyrings::list_serial(KeySerial ring) const {
+    return *describe(ring, serials_of(ring));
+}
+
+Listing Keyrings::listing(LogicalKeyring k) const {
+    const KeySerial ring = *present(k).serial;
     return describe(ring, serials_of(ring));
 }
 
-std::vector<KeyEntry> Keyrings::list(LogicalKeyring k,
-                                     const std::vector<KeySerial>& serials) const {
+Listing Keyrings::listing(LogicalKeyring k, const std::vector<KeySerial>& serials) const {
     return describe(*present(k).serial, serials);
 }
 
-std::vector<KeyEntry> Keyrings::describe(KeySerial ring,
-                                         const std::vector<KeySerial>& serials) const {
+Listing Keyrings::describe(KeySerial ring, const std::vector<KeySerial>& serials) const {
     // Taken out while listing: a concurrent listing of the same keyring
     // finds none and describes every key, which is slower but as right.
-    std::unordered_map<std::int32_t, KeyEntry> known;
+    ListCache::Ring previous;
     if (list_cache_) {
         std::lock_guard lock(list_cache_->mutex);
         if (auto it = list_cache_->rings.find(ring.value); it != list_cache_->rings.end()) {
-            known = std::move(it->second);
+            if (it->second.every_key_known && it->second.serials == serials) return it->second.last;
+            previous = std::move(it->second);
             list_cache_->rings.erase(it);
         }
     }
-    std::unordered_map<std::int32_t, KeyEntry> next;
+    std::unordered_map<std::int32_t, std::size_t> known;
     std::vector<KeyEntry> out;
     out.reserve(serials.size());
     std::vector<std::size_t> need_skid;  // asymmetric keys not seen before
     for (KeySerial s : serials) {
-        if (auto it = known.find(s.value); it != known.end()) {
-            out.push_back(it->second);
-            next.emplace(s.value, std::move(it->second));
+        if (auto it = previous.known.find(s.value); it != previous.known.end()) {
+            known.emplace(s.value, out.size());
+            out.push_back((*previous.last)[it->second]);
+            continue;
+        }
+        if (auto it = previous.added.find(s.value); it != previous.added.end()) {
+            known.emplace(s.value, out.size());
+            out.push_back(std::move(it->second));
             continue;
         }
         sys::Description d;
@@ -522,14 +531,19 @@ std::vector<KeyEntry> Keyrings::describe(KeySerial ring,
             auto it = rest.find(e.serial.value);
             e.subject_key_id =
                 sys::subject_key_id(e.description, it == rest.end() ? "" : *it->second);
-            if (it != rest.end()) next.emplace(e.serial.value, e);
+            if (it != rest.end()) known.emplace(e.serial.value, i);
         }
     }
+    const bool every_key_known = known.size() == out.size() && out.size() == serials.size();
+    Listing listed = std::make_shared<const std::vector<KeyEntry>>(std::move(out));
     if (list_cache_) {
         std::lock_guard lock(list_cache_->mutex);
-        list_cache_->rings[ring.value] = std::move(next);
+        auto& r = list_cache_->rings[ring.value];
+        // An add() meanwhile, into the ring taken out above, stays for the next.
+        auto added = std::move(r.added);
+        r = ListCache::Ring{serials, listed, std::move(known), std::move(added), every_key_known};
     }
-    return out;
+    return listed;
 }
 
 AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
@@ -537,12 +551,12 @@ AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
 }
 
 AddResult Keyrings::add(LogicalKeyring k, ByteView der,
-                        const std::unordered_set<std::string>& descriptions) {
+                        const std::unordered_set<std::string_view>& descriptions) {
     return link_certificate(k, der, &descriptions);
 }
 
 AddResult Keyrings::link_certificate(LogicalKeyring k, ByteView der,
-                                     const std::unordered_set<std::string>* descriptions) {
+                                     const std::unordered_set<std::string_view>* descriptions) {
     const KeyringLocation& loc = present(k);
     // Hashed only for a message: a SHA-256 per add showed in the boot
     // re-apply's profile.
@@ -589,7 +603,8 @@ AddResult Keyrings::link_certificate(LogicalKeyring k, ByteView der,
         e.gid = added.gid;
         e.subject_key_id = std::move(*skid);
         std::lock_guard lock(list_cache_->mutex);
-        list_cache_->rings[loc.serial->value].insert_or_assign(result.serial.value, std::move(e));
+        list_cache_->rings[loc.serial->value].added.insert_or_assign(result.serial.value,
+                                                                     std::move(e));
     }
     result.description = added.description;
     if (descriptions) {

@@ -144,8 +144,11 @@ class Keyrings {
     // The serials the keyring holds, in the kernel's order: one read, no key
     // described. Throws as list() does.
     std::vector<KeySerial> serials(LogicalKeyring k) const;
-    // list() of what serials() just read, without reading the keyring again.
-    std::vector<KeyEntry> list(LogicalKeyring k, const std::vector<KeySerial>& serials) const;
+    // list(), shared: while the keyring holds the same keys, each of them an
+    // asymmetric key, every listing is the same object, not a copy.
+    Listing listing(LogicalKeyring k) const;
+    // listing() of what serials() just read, without reading the keyring again.
+    Listing listing(LogicalKeyring k, const std::vector<KeySerial>& serials) const;
 
     // add_key("asymmetric", NULL, der) into it. Throws KernelError with
     // code Sealed for a sealed keyring: errno EPERM when sealed by a
@@ -156,7 +159,7 @@ class Keyrings {
     // replaced a key is told from `descriptions`, where add alone reads the
     // keyring before and after, two reads of every serial per key of a batch.
     AddResult add(LogicalKeyring k, ByteView der,
-                  const std::unordered_set<std::string>& descriptions);
+                  const std::unordered_set<std::string_view>& descriptions);
     // Throws KernelError, NotFound when the key is not linked there, Sealed
     // (EACCES) when the keyring is sealed by its permissions.
     void unlink(LogicalKeyring k, KeySerial key);
@@ -196,10 +199,10 @@ class Keyrings {
     Keyrings() = default;
     const KeyringLocation& present(LogicalKeyring k) const;  // throws NotFound
     AddResult link_certificate(LogicalKeyring k, ByteView der,
-                               const std::unordered_set<std::string>* descriptions);
+                               const std::unordered_set<std::string_view>* descriptions);
     std::set<Sha256> blacklist_entries(std::string_view prefix) const;
     // The entries of `serials`, read from `ring`: the listing's one body.
-    std::vector<KeyEntry> describe(KeySerial ring, const std::vector<KeySerial>& serials) const;
+    Listing describe(KeySerial ring, const std::vector<KeySerial>& serials) const;
 
     bool sandbox_ = false;
     std::map<LogicalKeyring, KeyringLocation> locations_;
@@ -207,13 +210,24 @@ class Keyrings {
     KernelProfile profile_;
     // Sandbox keyrings, children first so they go before the top.
     std::vector<OwnedKeyring> owned_;
-    // The asymmetric keys each keyring held at its last listing, by serial:
-    // a listing then costs one read of the keyring plus a describe for each
-    // new key, not N describes and a whole /proc/keys (measured on a loaded
-    // 2-core machine: about 6 ms each for 1,000 keys). Null once moved from.
+    // Each keyring's last listing: the next costs one read of the keyring
+    // plus a describe for each new key, not N describes and a whole
+    // /proc/keys (measured on a loaded 2-core machine: about 6 ms each for
+    // 1,000 keys), and no copy at all when the keys are the same. Null once
+    // moved from.
     struct ListCache {
+        struct Ring {
+            std::vector<KeySerial> serials;  // what `last` was read from
+            Listing last;
+            // Where each asymmetric key of `last` sits in it: its type,
+            // description and SKID cannot change, so it is not described again.
+            std::unordered_map<std::int32_t, std::size_t> known;
+            // Linked by add() since, described then.
+            std::unordered_map<std::int32_t, KeyEntry> added;
+            bool every_key_known = false;  // then the same serials give `last` again
+        };
         std::mutex mutex;
-        std::map<std::int32_t, std::unordered_map<std::int32_t, KeyEntry>> rings;
+        std::map<std::int32_t, Ring> rings;
     };
     std::unique_ptr<ListCache> list_cache_ = std::make_unique<ListCache>();
 };

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <future>
 #include <span>
@@ -165,6 +166,12 @@ std::optional<Bytes> skid_from_description(std::string_view description) {
     auto hex = description.substr(pos + 2);
     if (hex.empty()) return std::nullopt;
     return from_hex(hex);
+}
+
+// The listing of an absent keyring, or of one that could not be read.
+keyring::Listing no_keys() {
+    static const keyring::Listing none = std::make_shared<const std::vector<keyring::KeyEntry>>();
+    return none;
 }
 
 bool is_certificate_key(const keyring::KeyEntry& key) {
@@ -369,27 +376,32 @@ class KeyIdentifier {
   public:
     KeyIdentifier(const CertificateMap& records, const std::vector<Certificate>& anchors,
                   const LinkMap& linked) {
+        by_description_.reserve(records.size() + anchors.size());
         for (const auto& [fp, cert] : records)
-            by_description_.emplace(cert.info().kernel_description, fp);
+            by_description_.emplace_back(cert.info().kernel_description, fp);
         for (const auto& cert : anchors) {
-            by_description_.emplace(cert.info().kernel_description, cert.info().fingerprint);
+            by_description_.emplace_back(cert.info().kernel_description, cert.info().fingerprint);
         }
+        // Stable: certificates sharing a description stay in the order above.
+        std::stable_sort(by_description_.begin(), by_description_.end(), by_first);
         // Indexed by serial once, so that identifying every key of a keyring
         // of thousands costs n log n, not n squared. When two certificates
         // claim one serial (a duplicate description), the first in
-        // fingerprint order keeps it, as before.
+        // fingerprint order keeps it: the first of its equals after the
+        // stable sort.
         for (const auto& [at, serials] : linked) {
-            for (auto serial : serials) by_serial_.emplace(std::pair{at.first, serial}, at.second);
+            for (auto serial : serials)
+                by_serial_.emplace_back(std::pair{at.first, serial}, at.second);
         }
+        std::stable_sort(by_serial_.begin(), by_serial_.end(), by_first);
     }
 
     // `preferred`: when several certificates share a description (same
     // name and key), the one recorded in this keyring wins.
     std::optional<Fingerprint> identify(LogicalKeyring keyring, const keyring::KeyEntry& key,
                                         const FingerprintSet& preferred) const {
-        if (auto it = by_serial_.find({keyring, key.serial}); it != by_serial_.end())
-            return it->second;
-        auto [lo, hi] = by_description_.equal_range(key.description);
+        if (const auto* fp = serial_of(keyring, key.serial)) return *fp;
+        auto [lo, hi] = described(key.description);
         std::optional<Fingerprint> any;
         for (auto it = lo; it != hi; ++it) {
             if (preferred.contains(it->second)) return it->second;
@@ -406,13 +418,13 @@ class KeyIdentifier {
                                             const FingerprintSet& preferred) const {
         std::map<Fingerprint, KeySerial> out;
         for (const auto& key : keys) {
-            if (auto it = by_serial_.find({keyring, key.serial}); it != by_serial_.end()) {
-                out.emplace(it->second, key.serial);
+            if (const auto* fp = serial_of(keyring, key.serial)) {
+                out.emplace(*fp, key.serial);
                 continue;
             }
             // A certificate further on in the range is chosen only when no
             // earlier one is preferred.
-            auto [lo, hi] = by_description_.equal_range(key.description);
+            auto [lo, hi] = described(key.description);
             for (auto it = lo; it != hi; ++it) {
                 out.emplace(it->second, key.serial);
                 if (preferred.contains(it->second)) break;
@@ -422,11 +434,40 @@ class KeyIdentifier {
     }
 
   private:
-    std::map<std::pair<LogicalKeyring, KeySerial>, Fingerprint> by_serial_;
+    using SerialEntry = std::pair<std::pair<LogicalKeyring, KeySerial>, Fingerprint>;
+    using DescriptionEntry = std::pair<std::string_view, Fingerprint>;
+    using Descriptions = std::vector<DescriptionEntry>;
+    static constexpr auto by_first = [](const auto& a, const auto& b) { return a.first < b.first; };
+
+    const Fingerprint* serial_of(LogicalKeyring keyring, KeySerial serial) const {
+        const std::pair key{keyring, serial};
+        auto it = std::lower_bound(by_serial_.begin(), by_serial_.end(), key,
+                                   [](const SerialEntry& e, const auto& k) { return e.first < k; });
+        return it != by_serial_.end() && it->first == key ? &it->second : nullptr;
+    }
+    std::pair<Descriptions::const_iterator, Descriptions::const_iterator> described(
+        std::string_view description) const {
+        struct Less {
+            bool operator()(const DescriptionEntry& e, std::string_view d) const {
+                return e.first < d;
+            }
+            bool operator()(std::string_view d, const DescriptionEntry& e) const {
+                return d < e.first;
+            }
+        };
+        return std::equal_range(by_description_.begin(), by_description_.end(), description,
+                                Less{});
+    }
+
+    // Sorted vectors, not tree maps: an Index is built for every change of
+    // the state, and the trees' thousands of nodes (allocated, then freed
+    // with the Index before) were a tenth of a single enrollment's CPU at a
+    // thousand records.
+    std::vector<SerialEntry> by_serial_;
     // Views into the certificates' descriptions: the Index that holds this
     // identifier holds the record map, and the anchors live as long as the
     // manager. Copying a thousand descriptions was most of building it.
-    std::multimap<std::string_view, Fingerprint> by_description_;
+    Descriptions by_description_;
 };
 
 }  // namespace
@@ -636,13 +677,15 @@ void Manager::forget_links(LogicalKeyring keyring, const Fingerprint& fingerprin
 // ---------------------------------------------------------------------------
 // Views of the kernel
 
-std::vector<keyring::KeyEntry> Manager::certificate_keys(LogicalKeyring keyring) const {
+keyring::Listing Manager::certificate_keys(LogicalKeyring keyring) const {
     const auto& location = keyrings_.location(keyring);
-    if (!location.serial) return {};
-    std::vector<keyring::KeyEntry> keys;
-    for (auto& key : keyrings_.list(keyring)) {
-        if (is_certificate_key(key)) keys.push_back(std::move(key));
-    }
+    if (!location.serial) return no_keys();
+    auto listed = keyrings_.listing(keyring);
+    // The common case, a keyring of certificates only, is shared as listed:
+    // copying a thousand entries for each look showed in every change's profile.
+    if (std::all_of(listed->begin(), listed->end(), is_certificate_key)) return listed;
+    auto keys = std::make_shared<std::vector<keyring::KeyEntry>>();
+    std::copy_if(listed->begin(), listed->end(), std::back_inserter(*keys), is_certificate_key);
     return keys;
 }
 
@@ -659,7 +702,7 @@ TrustSnapshot Manager::trust_snapshot(const Snapshot& view) const {
     for (const auto& [k, location] : keyrings_.locations()) {
         if (!location.serial) continue;
         if (!location.kernel_restricted) trust.unguarded.insert(k);
-        std::vector<keyring::KeyEntry> keys;
+        keyring::Listing keys;
         try {
             keys = certificate_keys(k);
         } catch (const Error& e) {
@@ -667,7 +710,7 @@ TrustSnapshot Manager::trust_snapshot(const Snapshot& view) const {
             continue;
         }
         const auto& recorded = index->recorded_in(k);
-        for (const auto& key : keys) {
+        for (const auto& key : *keys) {
             auto fp = index->identifier.identify(k, key, recorded);
             if (fp) {
                 bool listed = recorded.contains(*fp) ||
@@ -873,9 +916,9 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     auto entries = split_bundle(bundle, ReadLimits{});  // whole-input problems throw
     auto trust = trust_snapshot(view);
     auto now = std::chrono::system_clock::now();
-    auto present = certificate_keys(k);
+    const auto present = certificate_keys(k);
     const auto index = this->index(view);
-    const auto located = index->identifier.locate(k, present, index->recorded_in(k));
+    const auto located = index->identifier.locate(k, *present, index->recorded_in(k));
 
     enum class Plan { Refused, AlreadyEnrolled, Duplicate, Link };
     struct Step {
@@ -1003,14 +1046,18 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     // What the keyring held as this call began (under the change lock),
     // and what it linked since: whether a link replaced a key is told
     // from them.
-    std::unordered_set<std::string> descriptions;
-    for (const auto& key : present) descriptions.insert(key.description);
+    // Views: into the listing `present` holds, and into `added_descriptions`.
+    std::unordered_set<std::string_view> descriptions;
+    descriptions.reserve(present->size());
+    for (const auto& key : *present) descriptions.insert(key.description);
+    std::deque<std::string> added_descriptions;
     auto link = [&](std::size_t i) {
         const auto& cert = *steps[i].certificate;
         auto& r = results[i];
         try {
             auto added = keyrings_.add(k, cert.der(), descriptions);
-            if (!added.description.empty()) descriptions.insert(added.description);
+            if (!added.description.empty())
+                descriptions.insert(added_descriptions.emplace_back(added.description));
             // A key with the same description was there already and the
             // kernel replaced it with this one: undoing must not remove it.
             if (!added.already_present) guards.emplace_back(added.serial, *location.serial);
@@ -1142,7 +1189,7 @@ void Manager::remove(std::string_view fingerprint_text, std::string_view keyring
         if (location.serial) {
             const auto index = this->index(view);
             const auto& recorded = index->recorded_in(k);
-            for (const auto& key : certificate_keys(k)) {
+            for (const auto& key : *certificate_keys(k)) {
                 auto id = index->identifier.identify(k, key, recorded);
                 if (id && *id == fp) serials.push_back(key.serial);
             }
@@ -1245,11 +1292,11 @@ void Manager::settle_intents_locked(Notes& notes) {
     std::set<LogicalKeyring> touched;
     // Each keyring is listed once: a bundle leaves hundreds of intents.
     // Keys unlinked meanwhile answer NotFound, which is skipped below.
-    std::map<LogicalKeyring, std::vector<keyring::KeyEntry>> listed;
+    std::map<LogicalKeyring, keyring::Listing> listed;
     auto keys_of = [&](LogicalKeyring k) -> const std::vector<keyring::KeyEntry>& {
         auto it = listed.find(k);
         if (it == listed.end()) it = listed.emplace(k, certificate_keys(k)).first;
-        return it->second;
+        return *it->second;
     };
     for (const auto& intent : view.state->pending) {
         const auto k = intent.keyring;
@@ -1350,14 +1397,14 @@ void Manager::reapply_locked(Notes& notes) {
                              fields(k));
             continue;
         }
-        std::vector<keyring::KeyEntry> keys;
+        keyring::Listing keys = no_keys();
         try {
             keys = certificate_keys(k);
         } catch (const Error& e) {
             journal::log(LOG_WARNING, std::string("cannot list a keyring: ") + e.what(), fields(k));
         }
         const auto index = this->index(view);
-        const auto located = index->identifier.locate(k, keys, index->recorded_in(k));
+        const auto located = index->identifier.locate(k, *keys, index->recorded_in(k));
         for (const auto& r : view.state->records) {
             if (r.keyring != k || !view.certificates->contains(r.fingerprint)) continue;
             if (auto it = located.find(r.fingerprint); it != located.end()) {
@@ -1417,7 +1464,7 @@ void Manager::prelink_locked(Notes& notes) {
     for (auto k : kApplyOrder) {
         if (!keyrings_.location(k).serial) continue;
         try {
-            if (!certificate_keys(k).empty()) continue;  // not a boot: identify them first
+            if (!certificate_keys(k)->empty()) continue;  // not a boot: identify them first
         } catch (const Error&) {
             continue;
         }
@@ -1573,7 +1620,7 @@ std::vector<DriftEntry> Manager::compute_drift(const Snapshot& view) const {
     for (auto k : kApplyOrder) {
         const auto& location = keyrings_.location(k);
         const auto& recorded = index->recorded_in(k);
-        std::vector<keyring::KeyEntry> keys;
+        keyring::Listing keys = no_keys();
         if (location.serial) {
             try {
                 keys = certificate_keys(k);
@@ -1591,7 +1638,7 @@ std::vector<DriftEntry> Manager::compute_drift(const Snapshot& view) const {
             auto it = view.seal_kernel.find(k);
             anchord_seal = it == view.seal_kernel.end() || !it->second;
         }
-        for (const auto& key : keys) {
+        for (const auto& key : *keys) {
             auto fp = identifier.identify(k, key, recorded);
             if (fp && recorded.contains(*fp)) {
                 found.insert(*fp);
@@ -1786,10 +1833,10 @@ std::shared_ptr<const std::vector<KeyView>> Manager::keys(LogicalKeyring k) cons
     // The keys of that read, described: a key unlinked since is left out of
     // the answer (and the next read misses the cache), one linked since is
     // in the next read.
-    auto listed = exists ? keyrings_.list(k, serials) : std::vector<keyring::KeyEntry>{};
+    auto listed = exists ? keyrings_.listing(k, serials) : no_keys();
     auto out = std::make_shared<std::vector<KeyView>>();
-    out->reserve(listed.size());
-    for (const auto& key : listed) {
+    out->reserve(listed->size());
+    for (const auto& key : *listed) {
         if (!is_certificate_key(key)) continue;
         KeyView v;
         v.serial = key.serial;

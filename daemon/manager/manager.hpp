@@ -234,7 +234,7 @@ class Manager {
     TrustSnapshot trust_snapshot(const Snapshot& view) const;
     // The certificate keys (not nested keyrings) a keyring holds; empty
     // when the keyring is absent.
-    std::vector<keyring::KeyEntry> certificate_keys(LogicalKeyring keyring) const;
+    keyring::Listing certificate_keys(LogicalKeyring keyring) const;
     std::vector<CertificateResult> enroll_locked(ByteView bundle, LogicalKeyring keyring,
                                                  const EnrollOptions& options,
                                                  const Requester& requester, state::Origin origin,

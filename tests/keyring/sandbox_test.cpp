@@ -283,7 +283,7 @@ TEST_F(SandboxTest, ListingTheSerialsOfAnEarlierReadDescribesThoseKeysOnly) {
     // Linked after the read: not in its listing.
     AddResult later =
         ks.add(LogicalKeyring::Ima, make_signed(signing_spec("later"), chain_.intermediate).der);
-    const auto of_read = ks.list(LogicalKeyring::Ima, serials);
+    const auto of_read = *ks.listing(LogicalKeyring::Ima, serials);
     const auto whole = ks.list(LogicalKeyring::Ima);
     ASSERT_EQ(of_read.size(), 2u);
     ASSERT_EQ(whole.size(), 3u);
@@ -300,6 +300,53 @@ TEST_F(SandboxTest, ListingTheSerialsOfAnEarlierReadDescribesThoseKeysOnly) {
         ASSERT_TRUE(of_read[i].subject_key_id.has_value());
         EXPECT_EQ(of_read[i].subject_key_id, same.subject_key_id);
     }
+}
+
+// A listing is shared while the keyring holds the same certificates, and
+// read anew when a key comes or goes or when a key is not a certificate (its
+// permissions may change: a nested keyring's, when it is sealed).
+TEST_F(SandboxTest, AListingIsSharedWhileTheKeyringHoldsTheSameCertificates) {
+    Keyrings ks = make_sandbox();
+    ks.add(LogicalKeyring::Secondary, chain_.intermediate.der);
+    ks.add(LogicalKeyring::Ima, chain_.leaf.der);
+    auto before = ks.listing(LogicalKeyring::Ima);
+    ASSERT_EQ(before->size(), 1u);
+    EXPECT_EQ(ks.listing(LogicalKeyring::Ima), before);
+
+    AddResult second =
+        ks.add(LogicalKeyring::Ima, make_signed(signing_spec("second"), chain_.intermediate).der);
+    auto after = ks.listing(LogicalKeyring::Ima);
+    EXPECT_NE(after, before);
+    ASSERT_EQ(after->size(), 2u);
+    EXPECT_EQ(before->size(), 1u);  // what a reader holds does not change under it
+    EXPECT_EQ(ks.listing(LogicalKeyring::Ima), after);
+
+    ks.unlink(LogicalKeyring::Ima, second.serial);
+    auto unlinked = ks.listing(LogicalKeyring::Ima);
+    EXPECT_NE(unlinked, after);
+    EXPECT_EQ(unlinked->size(), 1u);
+
+    // A keyring nested beside a certificate (in a keyring of the test's,
+    // unrestricted): described again each time, so a change of its
+    // permissions shows in the next listing.
+    const key_serial_t plain = add_key("keyring", "plain", nullptr, 0, session_);
+    ASSERT_GT(plain, 0) << std::strerror(errno);
+    ASSERT_GT(add_key("asymmetric", nullptr, chain_.leaf.der.data(), chain_.leaf.der.size(), plain),
+              0)
+        << std::strerror(errno);
+    const key_serial_t nested = add_key("keyring", "nested", nullptr, 0, plain);
+    ASSERT_GT(nested, 0) << std::strerror(errno);
+    auto permissions_of_nested = [&] {
+        for (const auto& e : ks.list_serial(KeySerial{plain}))
+            if (e.serial.value == nested) return e.permissions;
+        return 0u;
+    };
+    const auto first_seen = permissions_of_nested();
+    ASSERT_NE(first_seen, 0u);
+    ASSERT_NE(first_seen, 0x3f030000u);
+    ASSERT_EQ(keyctl_setperm(nested, 0x3f030000), 0) << std::strerror(errno);
+    EXPECT_EQ(permissions_of_nested(), 0x3f030000u);
+    keyctl_unlink(plain, session_);
 }
 
 TEST_F(SandboxTest, SubjectKeyIdIsAbsentWhenTheCertificateHasNone) {
