@@ -117,8 +117,9 @@ Bytes to_bytes(ByteView v) {
 
 // One DER certificate, judged strictly: the kernel and OpenSSL each accept
 // some BER, and a certificate must mean the same bytes to both of them and
-// to the hashes we keep (fingerprint, TBS hash).
-Certificate decode_der(ByteView der) {
+// to the hashes we keep (fingerprint, TBS hash). `keep`, when given, holds
+// these same bytes: the certificate shares them instead of copying.
+Certificate decode_der(ByteView der, const SharedBytes* keep = nullptr) {
     const detail::Tlv outer = detail::check_der_structure(der);
     const detail::TbsLayout layout = detail::locate_tbs(der, outer);
 
@@ -149,8 +150,8 @@ Certificate decode_der(ByteView der) {
     ERR_clear_error();
 
     CertificateInfo info = detail::inspect(der, layout, x509.get());
-    return Certificate(to_bytes(der), std::shared_ptr<X509>(x509.release(), X509_free),
-                       std::move(info));
+    return Certificate(keep ? *keep : SharedBytes(to_bytes(der)),
+                       std::shared_ptr<X509>(x509.release(), X509_free), std::move(info));
 }
 
 BundleEntry undecoded_entry(std::size_t index, Bytes der) {
@@ -532,6 +533,18 @@ Certificate parse_der_certificate(ByteView der) {
     BundleEntry entry = der_entry(0, der);
     if (entry.error) throw *entry.error;
     return std::move(*entry.certificate);
+}
+
+Certificate parse_shared_der_certificate(const SharedBytes& der) {
+    check_size(der, ReadLimits{});
+    try {
+        Certificate c = decode_der(der, &der);
+        ERR_clear_error();
+        return c;
+    } catch (const EntryProblem& problem) {
+        ERR_clear_error();
+        throw entry_error(0, problem.what());
+    }
 }
 
 }  // namespace anchord

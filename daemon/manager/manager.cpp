@@ -561,7 +561,7 @@ std::shared_ptr<const CertificateMap> parse_records(const state::State& state,
     for (std::size_t i = 0; i < todo.size(); ++i) {
         try {
             // At once, so that a boot never holds every leaf's object.
-            certs[i] = as_recorded(parse_der_certificate(todo[i]->der));
+            certs[i] = as_recorded(parse_shared_der_certificate(todo[i]->der));
         } catch (const Error& e) {
             errors[i] = e.what();
         }
@@ -1126,7 +1126,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
         state::Record record;
         record.fingerprint = fp;
         record.keyring = k;
-        record.der = steps[i].certificate->der();
+        record.der = steps[i].certificate->shared_der();
         record.origin = origin;
         record.source = source;
         record.enrolled_at = std::chrono::floor<std::chrono::seconds>(now);

@@ -30,7 +30,7 @@ std::optional<Origin> parse_origin(std::string_view text) noexcept;
 struct Record {
     Fingerprint fingerprint;  // always Fingerprint::of_der(der)
     LogicalKeyring keyring = LogicalKeyring::Ima;
-    Bytes der;
+    SharedBytes der;
     Origin origin = Origin::Api;
     std::string source;  // the drop-in file's path; "" for api. Stored as UTF-8:
                          // invalid bytes are saved as U+FFFD.
@@ -81,7 +81,7 @@ struct Intent {
     // The certificate (Fingerprint::of_der(der) == fingerprint), which
     // anchord writes into every intent since version 2. Empty in intents of
     // version 1: those only the certificates anchord knows can identify.
-    Bytes der;
+    SharedBytes der;
     bool operator==(const Intent&) const = default;
     // Same operation on the same certificate and keyring, whatever `der` says.
     bool same_operation(const Intent& other) const {

@@ -131,13 +131,15 @@ struct CertificateInfo {
 // needs the objects of the certificates on a chain.
 class Certificate {
   public:
-    Certificate(Bytes der, std::shared_ptr<X509> x509, CertificateInfo info)
+    Certificate(SharedBytes der, std::shared_ptr<X509> x509, CertificateInfo info)
         : parts_(std::make_shared<const Parts>(std::move(der), std::move(x509), std::move(info))) {}
     // Declared so that a move copies: a moved-from certificate stays whole.
     Certificate(const Certificate&) = default;
     Certificate& operator=(const Certificate&) = default;
 
     const Bytes& der() const noexcept { return parts_->der; }
+    // The same bytes, for a holder that keeps them: shared, not copied.
+    const SharedBytes& shared_der() const noexcept { return parts_->der; }
     const CertificateInfo& info() const noexcept { return parts_->info; }
     // Never null. Safe to call from several threads at once; once decoded,
     // the object lives as long as any copy of this certificate. Throws
@@ -162,9 +164,9 @@ class Certificate {
 
   private:
     struct Parts {
-        Parts(Bytes d, std::shared_ptr<X509> x, CertificateInfo i)
+        Parts(SharedBytes d, std::shared_ptr<X509> x, CertificateInfo i)
             : der(std::move(d)), info(std::move(i)), x509(std::move(x)) {}
-        Bytes der;
+        SharedBytes der;
         CertificateInfo info;
         // Set at most once after construction (from null), never replaced,
         // so the pointer x509() returns stays valid while the parts live.
@@ -223,5 +225,7 @@ std::vector<Certificate> read_certificates(ByteView bytes, const ReadLimits& lim
 
 // Exactly one DER certificate, nothing after it.
 Certificate parse_der_certificate(ByteView der);
+// The same, keeping `der` itself (shared) rather than a copy of it.
+Certificate parse_shared_der_certificate(const SharedBytes& der);
 
 }  // namespace anchord

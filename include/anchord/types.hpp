@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,6 +19,37 @@ namespace anchord {
 
 using Bytes = std::vector<std::uint8_t>;
 using ByteView = std::span<const std::uint8_t>;
+
+// Bytes that never change once made, shared by every copy instead of
+// copied: a certificate's DER is held once by its decoded certificate, its
+// record and the record's copies in each state a change saves.
+class SharedBytes {
+  public:
+    SharedBytes() = default;
+    // Implicit: a record or an intent is given its bytes as any Bytes.
+    SharedBytes(Bytes bytes) : bytes_(std::make_shared<const Bytes>(std::move(bytes))) {}
+
+    const Bytes& bytes() const noexcept { return bytes_ ? *bytes_ : none(); }
+    operator const Bytes&() const noexcept { return bytes(); }
+    operator ByteView() const noexcept { return bytes(); }
+    const std::uint8_t* data() const noexcept { return bytes().data(); }
+    std::size_t size() const noexcept { return bytes().size(); }
+    bool empty() const noexcept { return bytes().empty(); }
+    Bytes::const_iterator begin() const noexcept { return bytes().begin(); }
+    Bytes::const_iterator end() const noexcept { return bytes().end(); }
+
+    friend bool operator==(const SharedBytes& a, const SharedBytes& b) {
+        return a.bytes_ == b.bytes_ || a.bytes() == b.bytes();
+    }
+    friend bool operator==(const SharedBytes& a, const Bytes& b) { return a.bytes() == b; }
+
+  private:
+    static const Bytes& none() noexcept {
+        static const Bytes empty;
+        return empty;
+    }
+    std::shared_ptr<const Bytes> bytes_;
+};
 
 std::string to_hex(ByteView bytes);
 // Accepts upper or lower case; nullopt on odd length or a non-hex digit.

@@ -37,6 +37,25 @@ TEST(LazyX509, WithoutX509KeepsTheBytesAndValues) {
     EXPECT_EQ(lean.info().kernel_description, full.info().kernel_description);
 }
 
+// The DER is held once: a record's bytes, the certificate read from them
+// and its lean copy are one buffer, not three (a megabyte at a thousand
+// records, and a copy of it in every state a change saved).
+TEST(LazyX509, TheDerIsSharedNotCopied) {
+    const SharedBytes der(pki().leaf.der);
+    const Certificate read = parse_shared_der_certificate(der);
+    EXPECT_EQ(read.der().data(), der.data());
+    EXPECT_EQ(read.without_x509().der().data(), der.data());
+    EXPECT_EQ(read.info().fingerprint, cert(pki().leaf).info().fingerprint);
+    const SharedBytes copy = der;  // as a copy of a state's record
+    EXPECT_EQ(copy.data(), der.data());
+    EXPECT_EQ(copy, SharedBytes(pki().leaf.der));  // equal by content too
+    EXPECT_NE(copy, SharedBytes(pki().root.der));
+    // Not DER: refused as parse_der_certificate refuses it.
+    Bytes tampered = pki().leaf.der;
+    tampered.push_back(0);
+    EXPECT_THROW(parse_shared_der_certificate(SharedBytes(tampered)), Error);
+}
+
 TEST(LazyX509, DecodedOnDemandVerifiesItsSignature) {
     const Certificate issuer = cert(pki().intermediate).without_x509();
     const Certificate leaf = cert(pki().leaf).without_x509();
