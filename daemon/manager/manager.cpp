@@ -1189,7 +1189,10 @@ void Manager::remove(std::string_view fingerprint_text, std::string_view keyring
         if (location.serial) {
             const auto index = this->index(view);
             const auto& recorded = index->recorded_in(k);
-            for (const auto& key : *certificate_keys(k)) {
+            // Held here: a range over *certificate_keys(k) would outlive the
+            // listing when it is a filtered copy (secondary links machine).
+            const auto keys = certificate_keys(k);
+            for (const auto& key : *keys) {
                 auto id = index->identifier.identify(k, key, recorded);
                 if (id && *id == fp) serials.push_back(key.serial);
             }

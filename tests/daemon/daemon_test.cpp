@@ -280,6 +280,29 @@ TEST_F(AnchordTest, RemoveUnlinksAndForgets) {
     EXPECT_TRUE(manager_property<bool>("Compliant"));
 }
 
+// secondary holds a nested keyring (machine) beside its certificates, so
+// its listing of certificates is a filtered copy: Remove must hold it while
+// it looks for the key (it once iterated a copy already freed and unlinked
+// nothing).
+TEST_F(AnchordTest, RemoveUnlinksFromAKeyringThatAlsoLinksAKeyring) {
+    ASSERT_TRUE(start_daemon());
+    const auto results = enroll(pki_.chain.intermediate.der, "secondary");
+    ASSERT_EQ(results.size(), 1u);
+    const key_serial_t serial = results[0].get<3>();
+    auto linked = [&] {
+        const auto keys = kernel_keys("secondary");
+        return std::find(keys.begin(), keys.end(), serial) != keys.end();
+    };
+    ASSERT_TRUE(linked());
+    ASSERT_GT(kernel_keys("secondary").size(), 1u) << "secondary links no keyring here";
+    manager_->callMethod("Remove")
+        .onInterface(kManagerInterface)
+        .withArguments(fp(pki_.chain.intermediate), std::string("secondary"));
+    EXPECT_FALSE(linked());
+    EXPECT_TRUE(fingerprints("secondary").empty());
+    EXPECT_TRUE(manager_property<bool>("Compliant"));
+}
+
 TEST_F(AnchordTest, ASealedKeyringRefusesEnrollmentAndStaysSealed) {
     ASSERT_TRUE(start_daemon());
     ASSERT_EQ(enroll(pki_.chain.intermediate.der, "secondary").size(), 1u);
