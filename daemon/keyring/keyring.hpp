@@ -68,8 +68,31 @@ struct KeyEntry {
     bool is_keyring() const { return type == "keyring"; }
 };
 
-// A keyring's keys as one listing read them, shared among its readers.
-using Listing = std::shared_ptr<const std::vector<KeyEntry>>;
+// A keyring's keys as one listing read them, shared among its readers and
+// never changed. Iterable itself, so that a range-for over a listing a
+// function returns keeps it alive (one over *shared_ptr would not).
+class Listing {
+  public:
+    Listing() : keys_(none()) {}
+    explicit Listing(std::vector<KeyEntry> keys)
+        : keys_(std::make_shared<const std::vector<KeyEntry>>(std::move(keys))) {}
+
+    const std::vector<KeyEntry>& keys() const noexcept { return *keys_; }
+    std::vector<KeyEntry>::const_iterator begin() const noexcept { return keys_->begin(); }
+    std::vector<KeyEntry>::const_iterator end() const noexcept { return keys_->end(); }
+    std::size_t size() const noexcept { return keys_->size(); }
+    bool empty() const noexcept { return keys_->empty(); }
+    const KeyEntry& operator[](std::size_t i) const { return (*keys_)[i]; }
+    // The very same listing, not only the same keys.
+    bool same_as(const Listing& other) const noexcept { return keys_ == other.keys_; }
+
+  private:
+    static const std::shared_ptr<const std::vector<KeyEntry>>& none() {
+        static const auto empty = std::make_shared<const std::vector<KeyEntry>>();
+        return empty;
+    }
+    std::shared_ptr<const std::vector<KeyEntry>> keys_;
+};
 
 struct AddResult {
     KeySerial serial;

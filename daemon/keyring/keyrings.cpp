@@ -451,7 +451,7 @@ const KeyringLocation& Keyrings::present(LogicalKeyring k) const {
 }
 
 std::vector<KeyEntry> Keyrings::list(LogicalKeyring k) const {
-    return *listing(k);
+    return listing(k).keys();
 }
 
 namespace {
@@ -465,7 +465,7 @@ std::vector<KeySerial> Keyrings::serials(LogicalKeyring k) const {
 }
 
 std::vector<KeyEntry> Keyrings::list_serial(KeySerial ring) const {
-    return *describe(ring, serials_of(ring));
+    return describe(ring, serials_of(ring)).keys();
 }
 
 Listing Keyrings::listing(LogicalKeyring k) const {
@@ -496,7 +496,7 @@ Listing Keyrings::describe(KeySerial ring, const std::vector<KeySerial>& serials
     for (KeySerial s : serials) {
         if (auto it = previous.known.find(s.value); it != previous.known.end()) {
             known.emplace(s.value, out.size());
-            out.push_back((*previous.last)[it->second]);
+            out.push_back(previous.last[it->second]);
             continue;
         }
         if (auto it = previous.added.find(s.value); it != previous.added.end()) {
@@ -535,7 +535,7 @@ Listing Keyrings::describe(KeySerial ring, const std::vector<KeySerial>& serials
         }
     }
     const bool every_key_known = known.size() == out.size() && out.size() == serials.size();
-    Listing listed = std::make_shared<const std::vector<KeyEntry>>(std::move(out));
+    Listing listed(std::move(out));
     if (list_cache_) {
         std::lock_guard lock(list_cache_->mutex);
         auto& r = list_cache_->rings[ring.value];

@@ -168,12 +168,6 @@ std::optional<Bytes> skid_from_description(std::string_view description) {
     return from_hex(hex);
 }
 
-// The listing of an absent keyring, or of one that could not be read.
-keyring::Listing no_keys() {
-    static const keyring::Listing none = std::make_shared<const std::vector<keyring::KeyEntry>>();
-    return none;
-}
-
 bool is_certificate_key(const keyring::KeyEntry& key) {
     return !key.is_keyring() && key.type == "asymmetric";
 }
@@ -679,14 +673,14 @@ void Manager::forget_links(LogicalKeyring keyring, const Fingerprint& fingerprin
 
 keyring::Listing Manager::certificate_keys(LogicalKeyring keyring) const {
     const auto& location = keyrings_.location(keyring);
-    if (!location.serial) return no_keys();
+    if (!location.serial) return {};
     auto listed = keyrings_.listing(keyring);
     // The common case, a keyring of certificates only, is shared as listed:
     // copying a thousand entries for each look showed in every change's profile.
-    if (std::all_of(listed->begin(), listed->end(), is_certificate_key)) return listed;
-    auto keys = std::make_shared<std::vector<keyring::KeyEntry>>();
-    std::copy_if(listed->begin(), listed->end(), std::back_inserter(*keys), is_certificate_key);
-    return keys;
+    if (std::all_of(listed.begin(), listed.end(), is_certificate_key)) return listed;
+    std::vector<keyring::KeyEntry> keys;
+    std::copy_if(listed.begin(), listed.end(), std::back_inserter(keys), is_certificate_key);
+    return keyring::Listing(std::move(keys));
 }
 
 TrustSnapshot Manager::trust_snapshot(const Snapshot& view) const {
@@ -710,7 +704,7 @@ TrustSnapshot Manager::trust_snapshot(const Snapshot& view) const {
             continue;
         }
         const auto& recorded = index->recorded_in(k);
-        for (const auto& key : *keys) {
+        for (const auto& key : keys) {
             auto fp = index->identifier.identify(k, key, recorded);
             if (fp) {
                 bool listed = recorded.contains(*fp) ||
@@ -918,7 +912,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     auto now = std::chrono::system_clock::now();
     const auto present = certificate_keys(k);
     const auto index = this->index(view);
-    const auto located = index->identifier.locate(k, *present, index->recorded_in(k));
+    const auto located = index->identifier.locate(k, present.keys(), index->recorded_in(k));
 
     enum class Plan { Refused, AlreadyEnrolled, Duplicate, Link };
     struct Step {
@@ -1048,8 +1042,8 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     // from them.
     // Views: into the listing `present` holds, and into `added_descriptions`.
     std::unordered_set<std::string_view> descriptions;
-    descriptions.reserve(present->size());
-    for (const auto& key : *present) descriptions.insert(key.description);
+    descriptions.reserve(present.size());
+    for (const auto& key : present) descriptions.insert(key.description);
     std::deque<std::string> added_descriptions;
     auto link = [&](std::size_t i) {
         const auto& cert = *steps[i].certificate;
@@ -1189,10 +1183,7 @@ void Manager::remove(std::string_view fingerprint_text, std::string_view keyring
         if (location.serial) {
             const auto index = this->index(view);
             const auto& recorded = index->recorded_in(k);
-            // Held here: a range over *certificate_keys(k) would outlive the
-            // listing when it is a filtered copy (secondary links machine).
-            const auto keys = certificate_keys(k);
-            for (const auto& key : *keys) {
+            for (const auto& key : certificate_keys(k)) {
                 auto id = index->identifier.identify(k, key, recorded);
                 if (id && *id == fp) serials.push_back(key.serial);
             }
@@ -1299,7 +1290,7 @@ void Manager::settle_intents_locked(Notes& notes) {
     auto keys_of = [&](LogicalKeyring k) -> const std::vector<keyring::KeyEntry>& {
         auto it = listed.find(k);
         if (it == listed.end()) it = listed.emplace(k, certificate_keys(k)).first;
-        return *it->second;
+        return it->second.keys();
     };
     for (const auto& intent : view.state->pending) {
         const auto k = intent.keyring;
@@ -1400,14 +1391,14 @@ void Manager::reapply_locked(Notes& notes) {
                              fields(k));
             continue;
         }
-        keyring::Listing keys = no_keys();
+        keyring::Listing keys;  // empty: absent, or not readable
         try {
             keys = certificate_keys(k);
         } catch (const Error& e) {
             journal::log(LOG_WARNING, std::string("cannot list a keyring: ") + e.what(), fields(k));
         }
         const auto index = this->index(view);
-        const auto located = index->identifier.locate(k, *keys, index->recorded_in(k));
+        const auto located = index->identifier.locate(k, keys.keys(), index->recorded_in(k));
         for (const auto& r : view.state->records) {
             if (r.keyring != k || !view.certificates->contains(r.fingerprint)) continue;
             if (auto it = located.find(r.fingerprint); it != located.end()) {
@@ -1467,7 +1458,7 @@ void Manager::prelink_locked(Notes& notes) {
     for (auto k : kApplyOrder) {
         if (!keyrings_.location(k).serial) continue;
         try {
-            if (!certificate_keys(k)->empty()) continue;  // not a boot: identify them first
+            if (!certificate_keys(k).empty()) continue;  // not a boot: identify them first
         } catch (const Error&) {
             continue;
         }
@@ -1623,7 +1614,7 @@ std::vector<DriftEntry> Manager::compute_drift(const Snapshot& view) const {
     for (auto k : kApplyOrder) {
         const auto& location = keyrings_.location(k);
         const auto& recorded = index->recorded_in(k);
-        keyring::Listing keys = no_keys();
+        keyring::Listing keys;  // empty: absent, or not readable
         if (location.serial) {
             try {
                 keys = certificate_keys(k);
@@ -1641,7 +1632,7 @@ std::vector<DriftEntry> Manager::compute_drift(const Snapshot& view) const {
             auto it = view.seal_kernel.find(k);
             anchord_seal = it == view.seal_kernel.end() || !it->second;
         }
-        for (const auto& key : *keys) {
+        for (const auto& key : keys) {
             auto fp = identifier.identify(k, key, recorded);
             if (fp && recorded.contains(*fp)) {
                 found.insert(*fp);
@@ -1836,10 +1827,10 @@ std::shared_ptr<const std::vector<KeyView>> Manager::keys(LogicalKeyring k) cons
     // The keys of that read, described: a key unlinked since is left out of
     // the answer (and the next read misses the cache), one linked since is
     // in the next read.
-    auto listed = exists ? keyrings_.listing(k, serials) : no_keys();
+    auto listed = exists ? keyrings_.listing(k, serials) : keyring::Listing{};
     auto out = std::make_shared<std::vector<KeyView>>();
-    out->reserve(listed->size());
-    for (const auto& key : *listed) {
+    out->reserve(listed.size());
+    for (const auto& key : listed) {
         if (!is_certificate_key(key)) continue;
         KeyView v;
         v.serial = key.serial;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <ranges>
 #include <set>
 #include <vector>
 
@@ -283,7 +284,7 @@ TEST_F(SandboxTest, ListingTheSerialsOfAnEarlierReadDescribesThoseKeysOnly) {
     // Linked after the read: not in its listing.
     AddResult later =
         ks.add(LogicalKeyring::Ima, make_signed(signing_spec("later"), chain_.intermediate).der);
-    const auto of_read = *ks.listing(LogicalKeyring::Ima, serials);
+    const auto of_read = ks.listing(LogicalKeyring::Ima, serials).keys();
     const auto whole = ks.list(LogicalKeyring::Ima);
     ASSERT_EQ(of_read.size(), 2u);
     ASSERT_EQ(whole.size(), 3u);
@@ -309,22 +310,34 @@ TEST_F(SandboxTest, AListingIsSharedWhileTheKeyringHoldsTheSameCertificates) {
     Keyrings ks = make_sandbox();
     ks.add(LogicalKeyring::Secondary, chain_.intermediate.der);
     ks.add(LogicalKeyring::Ima, chain_.leaf.der);
-    auto before = ks.listing(LogicalKeyring::Ima);
-    ASSERT_EQ(before->size(), 1u);
-    EXPECT_EQ(ks.listing(LogicalKeyring::Ima), before);
+    const auto before = ks.listing(LogicalKeyring::Ima);
+    ASSERT_EQ(before.size(), 1u);
+    EXPECT_TRUE(ks.listing(LogicalKeyring::Ima).same_as(before));
 
     AddResult second =
         ks.add(LogicalKeyring::Ima, make_signed(signing_spec("second"), chain_.intermediate).der);
-    auto after = ks.listing(LogicalKeyring::Ima);
-    EXPECT_NE(after, before);
-    ASSERT_EQ(after->size(), 2u);
-    EXPECT_EQ(before->size(), 1u);  // what a reader holds does not change under it
-    EXPECT_EQ(ks.listing(LogicalKeyring::Ima), after);
+    const auto after = ks.listing(LogicalKeyring::Ima);
+    EXPECT_FALSE(after.same_as(before));
+    ASSERT_EQ(after.size(), 2u);
+    EXPECT_EQ(before.size(), 1u);  // what a reader holds does not change under it
+    EXPECT_TRUE(ks.listing(LogicalKeyring::Ima).same_as(after));
 
     ks.unlink(LogicalKeyring::Ima, second.serial);
-    auto unlinked = ks.listing(LogicalKeyring::Ima);
-    EXPECT_NE(unlinked, after);
-    EXPECT_EQ(unlinked->size(), 1u);
+    const auto unlinked = ks.listing(LogicalKeyring::Ima);
+    EXPECT_FALSE(unlinked.same_as(after));
+    EXPECT_EQ(unlinked.size(), 1u);
+
+    // A range over a listing that only the range holds (as the filtered
+    // copy Manager makes for a keyring that also links a keyring) reads
+    // live keys: the listing is the range, not a pointer to it.
+    static_assert(std::ranges::range<const Listing>);
+    auto only_copy = [&] { return Listing(ks.list(LogicalKeyring::Ima)); };
+    std::size_t seen = 0;
+    for (const auto& key : only_copy()) {
+        EXPECT_EQ(key.serial, unlinked[0].serial);
+        ++seen;
+    }
+    EXPECT_EQ(seen, 1u);
 
     // A keyring nested beside a certificate (in a keyring of the test's,
     // unrestricted): described again each time, so a change of its
