@@ -161,12 +161,6 @@ BundleEntry undecoded_entry(std::size_t index, Bytes der) {
     return e;
 }
 
-BundleEntry der_entry(std::size_t index, ByteView der) {
-    auto e = undecoded_entry(index, to_bytes(der));
-    decode_entry(e);
-    return e;
-}
-
 // ---- PEM ---------------------------------------------------------------
 
 constexpr std::string_view kBegin = "-----BEGIN ";
@@ -528,23 +522,28 @@ Certificate Certificate::without_x509() const {
     return Certificate(parts_->der, nullptr, parts_->info);
 }
 
-Certificate parse_der_certificate(ByteView der) {
-    check_size(der, ReadLimits{});
-    BundleEntry entry = der_entry(0, der);
-    if (entry.error) throw *entry.error;
-    return std::move(*entry.certificate);
-}
-
-Certificate parse_shared_der_certificate(const SharedBytes& der) {
+namespace {
+// One certificate read on its own, as a bundle's first position would be;
+// `keep`, when given, holds the same bytes and is shared, not copied.
+Certificate parse_one(ByteView der, const SharedBytes* keep) {
     check_size(der, ReadLimits{});
     try {
-        Certificate c = decode_der(der, &der);
+        Certificate c = decode_der(der, keep);
         ERR_clear_error();
         return c;
     } catch (const EntryProblem& problem) {
         ERR_clear_error();
         throw entry_error(0, problem.what());
     }
+}
+}  // namespace
+
+Certificate parse_der_certificate(ByteView der) {
+    return parse_one(der, nullptr);
+}
+
+Certificate parse_shared_der_certificate(const SharedBytes& der) {
+    return parse_one(der, &der);
 }
 
 }  // namespace anchord
