@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "anchord/base64.hpp"
 #include "anchord/openssl.hpp"
 #include "certificate_detail.hpp"
 
@@ -189,15 +190,6 @@ std::optional<std::string_view> marker_label(std::string_view line, std::string_
     return line.substr(start.size(), line.size() - start.size() - kDashes.size());
 }
 
-int base64_value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
 struct BodyLine {
     std::string_view text;
     std::size_t number = 0;  // 1-based line number in the input
@@ -207,14 +199,29 @@ struct BodyLine {
 // surround the text, but every other character, misplaced padding or
 // non-zero padding bits are an error.
 Bytes decode_base64(const std::vector<BodyLine>& lines) {
-    Bytes out;
+    std::size_t characters = 0;
+    for (const auto& line : lines) characters += line.text.size();
+    Bytes out(characters / 4 * 3);
+    std::size_t written = 0;
     std::uint32_t acc = 0;
     std::size_t count = 0;    // base64 characters so far, padding included
     std::size_t padding = 0;  // '=' seen
     for (const auto& line : lines) {
         for (char c : line.text) {
+            const int v = base64::value(c);
+            // Every character of a bundle passes here: the alphabet before
+            // padding goes straight through, the rest is told apart below.
+            if (v >= 0 && padding == 0) {
+                acc = acc << 6 | static_cast<std::uint32_t>(v);
+                if (++count % 4 == 0) {
+                    out[written++] = static_cast<std::uint8_t>(acc >> 16);
+                    out[written++] = static_cast<std::uint8_t>(acc >> 8);
+                    out[written++] = static_cast<std::uint8_t>(acc);
+                    acc = 0;
+                }
+                continue;
+            }
             if (c == ' ' || c == '\t' || c == '\r') continue;
-            // Built only for an error: this loop runs once per character.
             const auto where = [&line] { return " on line " + std::to_string(line.number); };
             if (c == '=') {
                 ++padding;
@@ -222,25 +229,15 @@ Bytes decode_base64(const std::vector<BodyLine>& lines) {
                 if (padding > 2) throw EntryProblem("bad base64: too much '=' padding" + where());
                 continue;
             }
-            const int v = base64_value(c);
-            if (v < 0) {
-                throw EntryProblem("bad base64: character " +
-                                   detail::quote(as_bytes(std::string_view(&c, 1))) + where());
-            }
-            if (padding > 0) throw EntryProblem("bad base64: data after '=' padding" + where());
-            acc = acc << 6 | static_cast<std::uint32_t>(v);
-            ++count;
-            if (count % 4 == 0) {
-                out.push_back(static_cast<std::uint8_t>(acc >> 16));
-                out.push_back(static_cast<std::uint8_t>(acc >> 8));
-                out.push_back(static_cast<std::uint8_t>(acc));
-                acc = 0;
-            }
+            if (v >= 0) throw EntryProblem("bad base64: data after '=' padding" + where());
+            throw EntryProblem("bad base64: character " +
+                               detail::quote(as_bytes(std::string_view(&c, 1))) + where());
         }
     }
     if (count % 4 != 0)
         throw EntryProblem("bad base64: " + std::to_string(count) +
                            " characters, not a multiple of 4");
+    out.resize(written);
     if (padding == 1) {
         // The last group held 3 characters (18 bits) for 2 bytes.
         if (acc & 0x3) throw EntryProblem("bad base64: non-zero padding bits");

@@ -17,6 +17,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "anchord/base64.hpp"
+
 namespace anchord::state {
 namespace {
 
@@ -52,79 +54,6 @@ class UniqueFd {
 
 std::string errno_text(int err) {
     return std::strerror(err);
-}
-
-// Strict base64 (RFC 4648, with padding, no whitespace): the state file is
-// written by us, so anything else is corruption and must be reported.
-constexpr std::string_view kBase64Alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(ByteView data) {
-    std::string out;
-    out.reserve((data.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 3 <= data.size(); i += 3) {
-        std::uint32_t v = data[i] << 16 | data[i + 1] << 8 | data[i + 2];
-        out.push_back(kBase64Alphabet[v >> 18 & 63]);
-        out.push_back(kBase64Alphabet[v >> 12 & 63]);
-        out.push_back(kBase64Alphabet[v >> 6 & 63]);
-        out.push_back(kBase64Alphabet[v & 63]);
-    }
-    std::size_t rest = data.size() - i;
-    if (rest > 0) {
-        std::uint32_t v = data[i] << 16 | (rest == 2 ? data[i + 1] << 8 : 0);
-        out.push_back(kBase64Alphabet[v >> 18 & 63]);
-        out.push_back(kBase64Alphabet[v >> 12 & 63]);
-        out.push_back(rest == 2 ? kBase64Alphabet[v >> 6 & 63] : '=');
-        out.push_back('=');
-    }
-    return out;
-}
-
-// A table, not a search of the alphabet: a start decodes every record's
-// certificate, and searching cost more than the rest of reading the state.
-constexpr std::array<std::int8_t, 256> kBase64Values = [] {
-    std::array<std::int8_t, 256> values{};
-    values.fill(-1);
-    for (std::size_t i = 0; i < kBase64Alphabet.size(); ++i)
-        values[static_cast<unsigned char>(kBase64Alphabet[i])] = static_cast<std::int8_t>(i);
-    return values;
-}();
-
-int base64_value(char c) noexcept {
-    return kBase64Values[static_cast<unsigned char>(c)];
-}
-
-std::optional<Bytes> base64_decode(std::string_view text) {
-    if (text.size() % 4 != 0) return std::nullopt;
-    std::size_t padding = 0;
-    if (!text.empty() && text.back() == '=') {
-        ++padding;
-        if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-    }
-    Bytes out;
-    out.reserve(text.size() / 4 * 3);
-    for (std::size_t i = 0; i < text.size(); i += 4) {
-        bool last = i + 4 == text.size();
-        std::array<int, 4> v{};
-        for (std::size_t j = 0; j < 4; ++j) {
-            char c = text[i + j];
-            if (c == '=' && last && j >= 4 - padding) {
-                v[j] = 0;
-                continue;
-            }
-            v[j] = base64_value(c);
-            if (v[j] < 0) return std::nullopt;
-        }
-        std::uint32_t word = static_cast<std::uint32_t>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
-        out.push_back(static_cast<std::uint8_t>(word >> 16));
-        if (!last || padding < 2) out.push_back(static_cast<std::uint8_t>(word >> 8 & 0xff));
-        if (!last || padding < 1) out.push_back(static_cast<std::uint8_t>(word & 0xff));
-        // Non-canonical encodings (bits set in the padding) are not ours.
-        if (last && padding > 0 && (word & (padding == 2 ? 0xffff : 0xff)) != 0)
-            return std::nullopt;
-    }
-    return out;
 }
 
 // "2026-11-22T10:00:00Z", UTC, second precision.
@@ -233,7 +162,7 @@ class Reader {
 Bytes read_der(const Reader& r, const json& value, const std::string& ptr,
                const Fingerprint& fingerprint, const char* owner) {
     const auto& text = r.string(value, ptr);
-    auto der = base64_decode(text);
+    auto der = base64::decode(text);
     if (!der) r.fail(ptr, "the certificate is not valid base64");
     if (der->empty()) r.fail(ptr, "the certificate is empty");
     if (Fingerprint::of_der(*der) != fingerprint) {
@@ -544,7 +473,7 @@ void append_record(std::string& out, const Record& rec) {
     out += ", \"caller_uid\": ";
     out += std::to_string(rec.caller_uid);
     out += ", ";
-    append_plain(out, "der", base64_encode(rec.der));
+    append_plain(out, "der", base64::encode(rec.der));
     out += '}';
 }
 
@@ -574,7 +503,7 @@ void append_pending(std::string& out, const std::vector<Intent>& pending,
         append_plain(out, "action", to_string(in.action));
         if (!in.der.empty()) {
             out += ", ";
-            append_plain(out, "der", base64_encode(in.der));
+            append_plain(out, "der", base64::encode(in.der));
         }
         out += '}';
     }

@@ -560,6 +560,25 @@ TEST(CertificateRead, BadBase64Shapes) {
     second_entry("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
 }
 
+// The PEM decoder against OpenSSL's encoder: every residue of the length
+// mod 3 (no, one and two '=' of padding), with the whitespace editors leave
+// (CRLF line ends, trailing blanks), gives back the bytes encoded.
+TEST(CertificateRead, PemBodyDecodesToTheBytesEncoded) {
+    for (std::size_t n = 1; n <= 200; ++n) {
+        Bytes bytes(n);
+        for (std::size_t i = 0; i < n; ++i) bytes[i] = static_cast<std::uint8_t>(i * 37 + n);
+        std::string pem = pem_block("CERTIFICATE", bytes);
+        std::string messy;
+        for (char c : pem) messy += c == '\n' ? std::string(" \t\r\n") : std::string(1, c);
+        for (const auto& text : {pem, messy}) {
+            auto entries = split_bundle(view(text));
+            ASSERT_EQ(entries.size(), 1u);
+            EXPECT_FALSE(entries[0].error) << n;
+            EXPECT_EQ(entries[0].der, bytes) << n << (text == pem ? "" : " (CRLF, blanks)");
+        }
+    }
+}
+
 TEST(CertificateRead, PrivateKeyBlockIsAnErrorWithoutItsBytes) {
     const auto& c = rsa_root();
     const std::string bundle = c.pem() + private_key_pem(c.key.get()) + c.pem();
