@@ -33,12 +33,19 @@ constexpr std::array<LogicalKeyring, 6> kApplyOrder{
     LogicalKeyring::Builtin,   LogicalKeyring::Machine, LogicalKeyring::Platform,
     LogicalKeyring::Secondary, LogicalKeyring::Ima,     LogicalKeyring::Evm};
 
+// Whether a second thread can run beside this one. Asked once: glibc reads
+// /sys for it at every call (some 30 us, on every Enroll).
+bool two_cpus() {
+    static const bool two = std::thread::hardware_concurrency() >= 2;
+    return two;
+}
+
 // body(0) ... body(count - 1) in two halves, the second on a thread of its
 // own: for a batch's verdicts, and for decoding drop-in bundles, which
 // otherwise leave the second core idle.
 void on_two_threads(std::size_t count, const std::function<void(std::size_t)>& body) {
     constexpr std::size_t kWorthAThread = 16;
-    if (count < kWorthAThread || std::thread::hardware_concurrency() < 2) {
+    if (count < kWorthAThread || !two_cpus()) {
         for (std::size_t i = 0; i < count; ++i) body(i);
         return;
     }
@@ -1092,8 +1099,7 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     // before it. A refusal of an all-or-nothing call after the linking
     // began undoes the links, so the call still changes nothing.
     constexpr std::size_t kWorthStreaming = 32;
-    const bool streaming =
-        entries.size() >= kWorthStreaming && std::thread::hardware_concurrency() >= 2;
+    const bool streaming = entries.size() >= kWorthStreaming && two_cpus();
     BatchSteps batch;
     batch.judge = [&](std::size_t i) {
         decode_entry(entries[i]);
