@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "anchord/error.hpp"
@@ -92,6 +95,33 @@ class Listing {
         return empty;
     }
     std::shared_ptr<const std::vector<KeyEntry>> keys_;
+};
+
+// The descriptions of the certificate keys a keyring holds: those a listing
+// read as a change began (under the change's lock), and those
+// Keyrings::add linked through it since. From them add() tells whether a
+// link replaced a key of the same description; without them it reads the
+// keyring before and after each link (two reads of every serial per key:
+// 7% of anchord's CPU at a boot's re-apply of 1,000 records).
+class Descriptions {
+  public:
+    explicit Descriptions(Listing present) : present_(std::move(present)) {
+        views_.reserve(present_.size());
+        for (const auto& key : present_) views_.insert(key.description);
+    }
+    Descriptions(const Descriptions&) = delete;
+    Descriptions& operator=(const Descriptions&) = delete;
+
+    bool contains(std::string_view description) const { return views_.contains(description); }
+    void add(const std::string& description) {
+        if (!description.empty() && !contains(description))
+            views_.insert(added_.emplace_back(description));
+    }
+
+  private:
+    Listing present_;                // owns the listed descriptions the views point into
+    std::deque<std::string> added_;  // owns the linked ones (a deque: they never move)
+    std::unordered_set<std::string_view> views_;
 };
 
 struct AddResult {

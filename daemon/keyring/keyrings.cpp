@@ -550,13 +550,11 @@ AddResult Keyrings::add(LogicalKeyring k, ByteView der) {
     return link_certificate(k, der, nullptr);
 }
 
-AddResult Keyrings::add(LogicalKeyring k, ByteView der,
-                        const std::unordered_set<std::string_view>& descriptions) {
+AddResult Keyrings::add(LogicalKeyring k, ByteView der, Descriptions& descriptions) {
     return link_certificate(k, der, &descriptions);
 }
 
-AddResult Keyrings::link_certificate(LogicalKeyring k, ByteView der,
-                                     const std::unordered_set<std::string_view>* descriptions) {
+AddResult Keyrings::link_certificate(LogicalKeyring k, ByteView der, Descriptions* descriptions) {
     const KeyringLocation& loc = present(k);
     // Hashed only for a message: a SHA-256 per add showed in the boot
     // re-apply's profile.
@@ -611,6 +609,7 @@ AddResult Keyrings::link_certificate(LogicalKeyring k, ByteView der,
         // The kernel replaces a key of the same type and description; the
         // caller's list holds only asymmetric keys, as this one is.
         result.already_present = descriptions->contains(added.description);
+        descriptions->add(added.description);
         return result;
     }
     if (!before) return result;

@@ -154,12 +154,10 @@ class Keyrings {
     // code Sealed for a sealed keyring: errno EPERM when sealed by a
     // restriction, EACCES when sealed by its permissions (see seal()).
     AddResult add(LogicalKeyring k, ByteView der);
-    // As add, for a caller that listed the keyring's asymmetric keys just
-    // before (and adds each key's description once linked): whether the add
-    // replaced a key is told from `descriptions`, where add alone reads the
-    // keyring before and after, two reads of every serial per key of a batch.
-    AddResult add(LogicalKeyring k, ByteView der,
-                  const std::unordered_set<std::string_view>& descriptions);
+    // As add, for a caller that listed the keyring's certificate keys when
+    // its change began: whether the add replaced a key is told from
+    // `descriptions`, which then holds the linked key's too.
+    AddResult add(LogicalKeyring k, ByteView der, Descriptions& descriptions);
     // Throws KernelError, NotFound when the key is not linked there, Sealed
     // (EACCES) when the keyring is sealed by its permissions.
     void unlink(LogicalKeyring k, KeySerial key);
@@ -198,8 +196,7 @@ class Keyrings {
   private:
     Keyrings() = default;
     const KeyringLocation& present(LogicalKeyring k) const;  // throws NotFound
-    AddResult link_certificate(LogicalKeyring k, ByteView der,
-                               const std::unordered_set<std::string_view>* descriptions);
+    AddResult link_certificate(LogicalKeyring k, ByteView der, Descriptions* descriptions);
     std::set<Sha256> blacklist_entries(std::string_view prefix) const;
     // The entries of `serials`, read from `ring`: the listing's one body.
     Listing describe(KeySerial ring, const std::vector<KeySerial>& serials) const;

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <future>
 #include <span>
@@ -90,31 +89,6 @@ std::string describe_position(std::size_t index, const std::optional<Fingerprint
     if (fp) out += " (" + fp->to_string() + ")";
     return out;
 }
-
-// The descriptions of the certificate keys a keyring holds: those listed
-// as a change began, and those it linked since. Keyrings::add tells from
-// them whether a link replaced a key of the same description; without
-// them it reads the keyring before and after each link (at a boot's
-// re-apply of 1,000 records, 7% of anchord's CPU).
-class KeyringDescriptions {
-  public:
-    explicit KeyringDescriptions(keyring::Listing present) : present_(std::move(present)) {
-        views_.reserve(present_.size());
-        for (const auto& key : present_) views_.insert(key.description);
-    }
-    KeyringDescriptions(const KeyringDescriptions&) = delete;
-    KeyringDescriptions& operator=(const KeyringDescriptions&) = delete;
-
-    const std::unordered_set<std::string_view>& views() const { return views_; }
-    void linked(const std::string& description) {
-        if (!description.empty()) views_.insert(added_.emplace_back(description));
-    }
-
-  private:
-    keyring::Listing present_;       // owns the listed descriptions the views point into
-    std::deque<std::string> added_;  // owns the linked ones (a deque: they never move)
-    std::unordered_set<std::string_view> views_;
-};
 
 // Enroll's "brief": an accepted certificate's result keeps the checks that
 // warned or failed. The explanation of a success is some 36 checks, 4.7 KB
@@ -1085,13 +1059,12 @@ std::vector<CertificateResult> Manager::enroll_locked(ByteView bundle, LogicalKe
     std::vector<keyring::LinkGuard> guards;
     std::vector<std::size_t> linked;
     // As this call began, under the change lock.
-    KeyringDescriptions descriptions(present);
+    keyring::Descriptions descriptions(present);
     auto link = [&](std::size_t i) {
         const auto& cert = *steps[i].certificate;
         auto& r = results[i];
         try {
-            auto added = keyrings_.add(k, cert.der(), descriptions.views());
-            descriptions.linked(added.description);
+            auto added = keyrings_.add(k, cert.der(), descriptions);
             // A key with the same description was there already and the
             // kernel replaced it with this one: undoing must not remove it.
             if (!added.already_present) guards.emplace_back(added.serial, *location.serial);
@@ -1462,7 +1435,7 @@ std::vector<std::pair<const state::Record*, std::string>> Manager::link_again_lo
     const std::vector<const state::Record*>& records, std::vector<Link>& links, Notes& notes) {
     std::vector<std::pair<const state::Record*, std::string>> left;
     for (const auto* r : records) left.emplace_back(r, "");
-    std::map<LogicalKeyring, KeyringDescriptions> described;
+    std::map<LogicalKeyring, keyring::Descriptions> described;
     auto add = [&](const state::Record& r) {
         auto it = described.find(r.keyring);
         if (it == described.end()) {
@@ -1472,9 +1445,7 @@ std::vector<std::pair<const state::Record*, std::string>> Manager::link_again_lo
                 return keyrings_.add(r.keyring, r.der);  // unlisted: add reads it itself
             }
         }
-        auto added = keyrings_.add(r.keyring, r.der, it->second.views());
-        it->second.linked(added.description);
-        return added;
+        return keyrings_.add(r.keyring, r.der, it->second);
     };
     // Several passes: a certificate whose voucher is linked later in the
     // same pass gets its turn in the next one.

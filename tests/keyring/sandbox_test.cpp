@@ -234,6 +234,22 @@ TEST_F(SandboxTest, AnEcdsaIssuerCannotBeVerifiedWithoutTheKernelsEcdsa) {
     }
 }
 
+// With the descriptions listed as a change began, add tells a replacement
+// from them and keeps them up to date: a key linked through them earlier in
+// the same change counts, as a listed one does.
+TEST_F(SandboxTest, AddThroughDescriptionsTellsReplacementsAndRecordsWhatItLinks) {
+    Keyrings ks = make_sandbox();
+    ks.add(LogicalKeyring::Secondary, chain_.intermediate.der);
+    ks.add(LogicalKeyring::Ima, chain_.leaf.der);
+    TestCert second = make_signed(signing_spec("second leaf"), chain_.intermediate);
+
+    keyring::Descriptions described(ks.listing(LogicalKeyring::Ima));
+    EXPECT_TRUE(ks.add(LogicalKeyring::Ima, chain_.leaf.der, described).already_present);
+    EXPECT_FALSE(ks.add(LogicalKeyring::Ima, second.der, described).already_present);
+    EXPECT_TRUE(ks.add(LogicalKeyring::Ima, second.der, described).already_present);
+    EXPECT_EQ(ks.list(LogicalKeyring::Ima).size(), 2u);
+}
+
 TEST_F(SandboxTest, ListingUnlinkingAndAlreadyPresent) {
     Keyrings ks = make_sandbox();
     ks.add(LogicalKeyring::Secondary, chain_.intermediate.der);
